@@ -1,0 +1,3 @@
+from nq57sync.cli import main
+
+main()

@@ -1,0 +1,208 @@
+"""The `nq57sync` command: Vietnamese for people, `--json` for programs.
+
+Exit status (interface.md): 0 success; 2 for a usage, configuration, source
+or data error, with one line on standard error that says what and where.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nq57sync import vi
+from nq57sync.errors import Nq57Error
+from nq57sync.model import Snapshot
+from nq57sync.period import Period
+from nq57sync.workspace import Workspace
+
+STATE_VI = {"running": "đang chạy", "complete": "hoàn tất", "failed": "thất bại"}
+KIND_VI = {"pull": "đồng bộ", "import": "nhập tệp"}
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--config", "config_path", default="nq57sync.toml", show_default=True,
+        type=click.Path(dir_okay=False, path_type=Path), help="Tệp cấu hình TOML.",
+    )(fn)
+
+
+def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="In kết quả dạng JSON.")(fn)
+
+
+def period_type(value: str | Period) -> Period:
+    return value if isinstance(value, Period) else Period.parse(value)
+
+
+def snapshot_json(s: Snapshot) -> dict[str, Any]:
+    return {
+        "id": s.id, "source": s.source, "plugin": s.plugin, "kind": s.kind, "scope": s.scope,
+        "period": {**s.period.as_json(), "label": s.period.label}, "state": s.state,
+        "started_at": s.started_at.isoformat(),
+        "finished_at": s.finished_at.isoformat() if s.finished_at else None,
+        "dossiers": s.dossier_count, "aggregates": s.aggregate_count,
+        "index_scores": s.index_count, "versions_added": s.versions_added,
+        "content_hash": s.content_hash, "error": s.error,
+    }
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def snapshot_summary(s: Snapshot) -> str:
+    return (
+        f"Nguồn “{s.source}”: ảnh chụp số {s.id} ({KIND_VI.get(s.kind, s.kind)}), "
+        f"{vi.date(s.period.start)}–{vi.date(s.period.end)}: {vi.number(s.dossier_count)} hồ sơ, "
+        f"{vi.number(s.versions_added)} phiên bản mới, {vi.number(s.aggregate_count)} dòng số liệu "
+        f"công bố, {vi.number(s.index_count)} dòng chỉ số 766."
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nq57sync")
+def cli() -> None:
+    """nq57sync — đối chiếu số liệu giải quyết thủ tục hành chính giữa hệ thống
+    Một cửa điện tử và Cổng Dịch vụ công quốc gia.
+
+    Reconciles the one-stop system and the national public-service portal.
+    """
+
+
+@cli.command()
+@click.option("--period", "period", required=True, type=period_type,
+              help="Kỳ: 2025-11, 2025-11@nd09, 2025-Q4, 2025, 2025-11-01..2025-11-30.")
+@click.option("--source", default=None, help="Chỉ đồng bộ nguồn này.")
+@config_option
+@json_option
+def sync(period: Period, source: str | None, config_path: Path, as_json: bool) -> None:
+    """Chụp số liệu và hồ sơ của từng nguồn cho một kỳ."""
+    with Workspace.from_config(config_path) as ws:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err_console,
+                      disable=as_json or not err_console.is_terminal) as bars:
+
+            def progress_for(name: str) -> Callable[[int, int | None], None]:
+                task = bars.add_task(f"Đồng bộ {name}", total=None)
+                return lambda done, total: bars.update(task, completed=done, total=total)
+
+            snapshots = ws.sync(period, source, progress_for)
+        if as_json:
+            print_json([snapshot_json(s) for s in snapshots])
+        else:
+            console.print(f"Đã đồng bộ {period.describe_vi().lower()}.", highlight=False)
+            for s in snapshots:
+                console.print(snapshot_summary(s), highlight=False)
+
+
+@cli.command("import")
+@click.option("--source", required=True, help="Tên nguồn trong cấu hình.")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@config_option
+@json_option
+def import_(source: str, file: Path, config_path: Path, as_json: bool) -> None:
+    """Chụp từ tệp xuất (.xls dạng bảng HTML, .xlsx, .csv)."""
+    with Workspace.from_config(config_path) as ws:
+        snap = ws.import_file(source, file)
+        if as_json:
+            print_json(snapshot_json(snap))
+        else:
+            console.print(f"Đã nhập tệp {file.name}. " + snapshot_summary(snap), highlight=False)
+
+
+@cli.command()
+@click.option("--source", default=None, help="Chỉ liệt kê ảnh chụp của nguồn này.")
+@click.option("--limit", default=50, show_default=True, help="Số ảnh chụp tối đa.")
+@config_option
+@json_option
+def snapshots(source: str | None, limit: int, config_path: Path, as_json: bool) -> None:
+    """Các ảnh chụp trong kho, mới nhất trước."""
+    with Workspace.from_config(config_path) as ws:
+        items = ws.store.snapshots(source, limit)
+        if as_json:
+            print_json([snapshot_json(s) for s in items])
+            return
+        if not items:
+            console.print("Kho chưa có ảnh chụp nào.")
+            return
+        table = Table(title="Ảnh chụp trong kho", title_justify="left")
+        for header, justify in [("Số", "right"), ("Nguồn", "left"), ("Loại", "left"),
+                                ("Kỳ", "left"), ("Trạng thái", "left"), ("Bắt đầu", "left"),
+                                ("Hồ sơ", "right"), ("Phiên bản mới", "right"), ("Ghi chú", "left")]:
+            table.add_column(header, justify=justify)  # type: ignore[arg-type]
+        for s in items:
+            table.add_row(
+                str(s.id), s.source, KIND_VI.get(s.kind, s.kind),
+                f"{vi.date(s.period.start)}–{vi.date(s.period.end)}",
+                STATE_VI.get(s.state, s.state), vi.datetime(s.started_at),
+                vi.number(s.dossier_count), vi.number(s.versions_added), s.error or "",
+            )
+        console.print(table)
+
+
+@cli.command()
+@config_option
+@json_option
+def doctor(config_path: Path, as_json: bool) -> None:
+    """Kiểm tra kho dữ liệu và cấu hình."""
+    from nq57sync.doctor import run_checks
+
+    report = run_checks(config_path)
+    if as_json:
+        print_json(report.as_json())
+    else:
+        for check in report.checks:
+            mark = "[green]✓[/]" if check.ok else "[red]✗[/]"
+            console.print(f"{mark} {check.title}: {check.detail}", highlight=False)
+        console.print(
+            "Kho dữ liệu và cấu hình ổn." if report.healthy
+            else "Có vấn đề cần xử lý (xem các dòng ✗ ở trên)."
+        )
+    if not report.healthy:
+        sys.exit(2)
+
+
+def _usage_message(exc: click.ClickException) -> str:
+    """Click's own messages are English; say the common ones in Vietnamese."""
+    if isinstance(exc, click.MissingParameter) and exc.param is not None:
+        return f"Thiếu tùy chọn {exc.param.get_error_hint(exc.ctx)}."  # type: ignore[arg-type]
+    if isinstance(exc, click.NoSuchOption):
+        return f"Không có tùy chọn {exc.option_name}."
+    if isinstance(exc, click.BadParameter) and exc.param is not None:
+        hint = exc.param.get_error_hint(exc.ctx)  # type: ignore[arg-type]
+        return f"Giá trị không hợp lệ cho {hint}: {exc.message}"
+    return f"Lỗi cách dùng: {exc.format_message()}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command; the project's errors become one line on stderr and exit 2."""
+    try:
+        cli.main(args=argv, prog_name="nq57sync", standalone_mode=False)
+    except Nq57Error as exc:
+        err_console.print(f"Lỗi: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help())
+        sys.exit(2)
+    except click.ClickException as exc:
+        err_console.print(f"Lỗi: {_usage_message(exc)} (xem --help)", markup=False,
+                          highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (KeyboardInterrupt, click.Abort):
+        err_console.print("Đã dừng theo yêu cầu; không có ảnh chụp dở dang nào được lưu.")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""The national code lists (domain.md) that the canonical model speaks.
+
+Each plugin maps its source's codes onto these and keeps the raw value.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+
+from nq57sync.errors import DataError
+
+
+class Status(enum.IntEnum):
+    """`TrangThaiHoSo`."""
+
+    SUBMITTED = 1
+    RECEIVED = 2
+    NOT_RECEIVED = 3
+    IN_PROCESS = 4
+    SUPPLEMENT_REQUESTED = 5
+    FINANCIAL_OBLIGATION = 6
+    WITHDRAWAL_REQUESTED = 7
+    STOPPED = 8
+    FINISHED = 9
+    RETURNED = 10
+
+
+class Channel(enum.IntEnum):
+    """`KenhThucHien`."""
+
+    DIRECT = 1
+    ONLINE = 2
+    POSTAL = 3
+
+
+class ApplicantType(enum.IntEnum):
+    """`LoaiDoiTuong`."""
+
+    CITIZEN = 1
+    ENTERPRISE = 2
+    STATE_AGENCY = 3
+    OTHER = 4
+
+
+STATUS_NAMES_VI: dict[Status, str] = {
+    Status.SUBMITTED: "Mới đăng ký",
+    Status.RECEIVED: "Đã tiếp nhận",
+    Status.NOT_RECEIVED: "Không được tiếp nhận",
+    Status.IN_PROCESS: "Đang xử lý",
+    Status.SUPPLEMENT_REQUESTED: "Yêu cầu bổ sung",
+    Status.FINANCIAL_OBLIGATION: "Yêu cầu thực hiện nghĩa vụ tài chính",
+    Status.WITHDRAWAL_REQUESTED: "Rút hồ sơ",
+    Status.STOPPED: "Dừng xử lý",
+    Status.FINISHED: "Đã xử lý xong",
+    Status.RETURNED: "Đã trả kết quả",
+}
+
+CHANNEL_NAMES_VI: dict[Channel, str] = {
+    Channel.DIRECT: "Trực tiếp",
+    Channel.ONLINE: "Trực tuyến",
+    Channel.POSTAL: "Bưu chính",
+}
+
+#: Statuses after which a dossier no longer counts as pending.
+FINISHED_STATUSES = frozenset({Status.FINISHED, Status.RETURNED})
+#: Statuses that take a dossier out of the resolved/pending balance.
+WITHDRAWN_STATUSES = frozenset({Status.WITHDRAWAL_REQUESTED})
+REJECTED_STATUSES = frozenset({Status.NOT_RECEIVED})
+
+
+def _fold(text: str) -> str:
+    """Case- and whitespace-insensitive key for matching displayed names."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip().casefold()
+
+
+_STATUS_BY_NAME = {_fold(name): status for status, name in STATUS_NAMES_VI.items()}
+_CHANNEL_BY_NAME = {_fold(name): channel for channel, name in CHANNEL_NAMES_VI.items()}
+
+
+def status_from_name(name: str) -> Status:
+    try:
+        return _STATUS_BY_NAME[_fold(name)]
+    except KeyError:
+        raise DataError(f"Trạng thái hồ sơ không xác định: “{name.strip()[:60]}”.") from None
+
+
+def channel_from_name(name: str) -> Channel:
+    try:
+        return _CHANNEL_BY_NAME[_fold(name)]
+    except KeyError:
+        raise DataError(f"Kênh tiếp nhận không xác định: “{name.strip()[:60]}”.") from None
+
+
+def parse_code(enum_type: type[enum.IntEnum], value: object, what: str) -> enum.IntEnum:
+    """A code as the wire sends it (`"2"`, `2`) mapped onto its enum."""
+    try:
+        return enum_type(int(str(value).strip()))
+    except (ValueError, TypeError):
+        raise DataError(f"Mã {what} không hợp lệ: “{str(value)[:40]}”.") from None

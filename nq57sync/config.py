@@ -1,0 +1,258 @@
+"""TOML configuration (interface.md, "Configuration").
+
+Every error names the key, the source and the file. Secrets are never read
+from the file: it names environment variables, and only their names ever
+appear in messages.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+
+from nq57sync.errors import ConfigError
+
+T = TypeVar("T")
+_REQUIRED: Any = object()
+
+#: Keys every [[source]] may carry, read by the core rather than the plugin.
+COMMON_SOURCE_KEYS = frozenset({
+    "name", "plugin", "agencies", "requests_per_second", "daily_request_budget",
+    "max_concurrency", "ca_bundle", "connect_timeout", "read_timeout", "max_retries",
+    "retry_backoff",
+})
+
+_TYPE_NAMES = {str: "chuỗi", int: "số nguyên", float: "số", bool: "true/false", list: "danh sách"}
+
+
+def _where(path: Path | None, source: str | None = None) -> str:
+    place = f"Tệp cấu hình {path}" if path else "Cấu hình"
+    return f"{place}, nguồn “{source}”" if source else place
+
+
+def _typed(value: Any, kind: type[T], where: str, key: str) -> T:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)  # type: ignore[return-value]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: khóa “{key}” phải là {_TYPE_NAMES.get(kind, kind.__name__)}.")
+    return value
+
+
+@attrs.frozen
+class SourceConfig:
+    """One `[[source]]` table; `settings` is what its plugin validated."""
+
+    name: str
+    plugin: str
+    options: Mapping[str, Any]
+    config_path: Path | None = None
+    settings: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def config_error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{_where(self.config_path, self.name)}: khóa “{key}” {message}.")
+
+    def option(self, key: str, kind: type[T], default: T = _REQUIRED) -> T:
+        if key not in self.options:
+            if default is _REQUIRED:
+                raise self.config_error(key, "bị thiếu")
+            return default
+        return _typed(self.options[key], kind, _where(self.config_path, self.name), key)
+
+    def reject_unknown(self, own_keys: frozenset[str] | set[str]) -> None:
+        """Plugins call this so that a misspelt key never passes silently."""
+        for key in sorted(set(self.options) - COMMON_SOURCE_KEYS - set(own_keys)):
+            raise self.config_error(key, "không được hỗ trợ")
+
+    def secret(self, env_key: str) -> str:
+        """The value of the environment variable that option `env_key` names."""
+        variable = self.option(env_key, str)
+        value = os.environ.get(variable)
+        if not value:
+            raise ConfigError(
+                f"{_where(self.config_path, self.name)}: biến môi trường “{variable}” "
+                f"(khóa “{env_key}”) chưa được đặt."
+            )
+        return value
+
+    # Politeness settings shared by every source.
+    @property
+    def requests_per_second(self) -> float:
+        return self.option("requests_per_second", float, 2.0)
+
+    @property
+    def daily_request_budget(self) -> int:
+        return self.option("daily_request_budget", int, 5000)
+
+    @property
+    def max_concurrency(self) -> int:
+        return self.option("max_concurrency", int, 4)
+
+    @property
+    def connect_timeout(self) -> float:
+        return self.option("connect_timeout", float, 30.0)
+
+    @property
+    def read_timeout(self) -> float:
+        return self.option("read_timeout", float, 180.0)
+
+    @property
+    def max_retries(self) -> int:
+        return self.option("max_retries", int, 5)
+
+    @property
+    def retry_backoff(self) -> float:
+        return self.option("retry_backoff", float, 1.0)
+
+    @property
+    def ca_bundle(self) -> Path | None:
+        value = self.option("ca_bundle", str, "")
+        return Path(value) if value else None
+
+    @property
+    def agencies(self) -> tuple[str, ...]:
+        """The `MaDinhDanh` codes to cover; empty means every agency."""
+        values = self.option("agencies", list, [])
+        return tuple(_typed(v, str, _where(self.config_path, self.name), "agencies") for v in values)
+
+
+@attrs.frozen
+class UserRule:
+    """A consistency rule written in the configuration (`[[reconcile.rule]]`)."""
+
+    name: str
+    expression: str
+    tolerance: float = 0.0
+
+
+@attrs.frozen
+class ReconcileConfig:
+    left: str = "motcua"
+    right: str = "dvcqg"
+    sync_grace_hours: float = 24.0
+    date_tolerance_minutes: float = 1.0
+    rules: tuple[UserRule, ...] = ()
+
+
+@attrs.frozen
+class ReportConfig:
+    unit_name: str = "Trung tâm Phục vụ hành chính công"
+    parent_body: str = ""
+    place: str = "Hải Phòng"
+    signer_title: str = "GIÁM ĐỐC"
+    signer_name: str = ""
+    recipients: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Config:
+    """The whole configuration, with relative paths resolved against its file."""
+
+    path: Path | None
+    store_path: Path
+    sources: tuple[SourceConfig, ...]
+    reconcile: ReconcileConfig = ReconcileConfig()
+    report: ReportConfig = ReportConfig()
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Config:
+        file = Path(path)
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(
+                f"Không tìm thấy tệp cấu hình {file} (dùng --config để chỉ đường dẫn khác)."
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"Không đọc được tệp cấu hình {file}: {exc.__class__.__name__}.") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"Tệp cấu hình {file} sai cú pháp TOML: {exc}.") from None
+        return cls.from_dict(data, file)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], path: Path | None = None) -> Config:
+        where = _where(path)
+        for key in data:
+            if key not in {"store", "source", "reconcile", "report"}:
+                raise ConfigError(f"{where}: mục “{key}” không được hỗ trợ.")
+        base = path.parent if path else Path.cwd()
+
+        store = _table(data, "store", where)
+        _only(store, {"path"}, where, "store")
+        store_path = Path(_typed(store.get("path", "nq57sync.db"), str, where, "store.path"))
+
+        sources: list[SourceConfig] = []
+        raw_sources = data.get("source", [])
+        if not isinstance(raw_sources, list):
+            raise ConfigError(f"{where}: “source” phải là bảng lặp [[source]].")
+        for index, raw in enumerate(raw_sources, 1):
+            if not isinstance(raw, dict):
+                raise ConfigError(f"{where}: mục [[source]] thứ {index} phải là một bảng.")
+            name = raw.get("name")
+            if not isinstance(name, str) or not name:
+                raise ConfigError(f"{where}: mục [[source]] thứ {index} thiếu khóa “name”.")
+            if any(s.name == name for s in sources):
+                raise ConfigError(f"{where}: tên nguồn “{name}” bị trùng.")
+            plugin = raw.get("plugin")
+            if not isinstance(plugin, str) or not plugin:
+                raise ConfigError(f"{_where(path, name)}: khóa “plugin” bị thiếu.")
+            sources.append(SourceConfig(name, plugin, dict(raw), path))
+
+        rec = _table(data, "reconcile", where)
+        _only(rec, {"left", "right", "sync_grace_hours", "date_tolerance_minutes", "rule"},
+              where, "reconcile")
+        rules = []
+        for raw_rule in rec.get("rule", []):
+            _only(raw_rule, {"name", "expression", "tolerance"}, where, "reconcile.rule")
+            rules.append(UserRule(
+                _typed(raw_rule.get("name"), str, where, "reconcile.rule.name"),
+                _typed(raw_rule.get("expression"), str, where, "reconcile.rule.expression"),
+                _typed(raw_rule.get("tolerance", 0.0), float, where, "reconcile.rule.tolerance"),
+            ))
+        reconcile = ReconcileConfig(
+            left=_typed(rec.get("left", "motcua"), str, where, "reconcile.left"),
+            right=_typed(rec.get("right", "dvcqg"), str, where, "reconcile.right"),
+            sync_grace_hours=_typed(rec.get("sync_grace_hours", 24.0), float, where,
+                                    "reconcile.sync_grace_hours"),
+            date_tolerance_minutes=_typed(rec.get("date_tolerance_minutes", 1.0), float, where,
+                                          "reconcile.date_tolerance_minutes"),
+            rules=tuple(rules),
+        )
+
+        rep = _table(data, "report", where)
+        fields = {f.name for f in attrs.fields(ReportConfig)}
+        _only(rep, fields, where, "report")
+        report = ReportConfig(**{
+            k: tuple(v) if k == "recipients" else _typed(v, str, where, f"report.{k}")
+            for k, v in rep.items()
+        })
+        return cls(
+            path=path,
+            store_path=store_path if store_path.is_absolute() else base / store_path,
+            sources=tuple(sources),
+            reconcile=reconcile,
+            report=report,
+        )
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "(chưa có nguồn nào)"
+        raise ConfigError(f"{_where(self.path)}: không có nguồn “{name}”; các nguồn: {known}.")
+
+
+def _table(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: “{key}” phải là một bảng [{key}].")
+    return value
+
+
+def _only(table: Mapping[str, Any], allowed: set[str], where: str, section: str) -> None:
+    for key in sorted(set(table) - allowed):
+        raise ConfigError(f"{where}: khóa “{section}.{key}” không được hỗ trợ.")

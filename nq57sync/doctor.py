@@ -1,0 +1,68 @@
+"""`nq57sync doctor`: is the store sound and the configuration usable?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+from nq57sync_storage.schema import LATEST
+
+from nq57sync import vi
+from nq57sync.config import Config
+from nq57sync.errors import Nq57Error
+from nq57sync.workspace import Workspace
+
+
+@attrs.frozen
+class Check:
+    name: str
+    title: str
+    ok: bool
+    detail: str
+
+
+@attrs.frozen
+class DoctorReport:
+    checks: tuple[Check, ...]
+
+    @property
+    def healthy(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"healthy": self.healthy,
+                "checks": [attrs.asdict(c) for c in self.checks]}
+
+
+def run_checks(config_path: Path) -> DoctorReport:
+    checks: list[Check] = []
+    try:
+        config = Config.load(config_path)
+        ws = Workspace(config)
+        checks.append(Check("config", "Cấu hình", True,
+                            f"{config_path}: {len(ws.sources)} nguồn hợp lệ"))
+    except Nq57Error as exc:
+        return DoctorReport((Check("config", "Cấu hình", False, str(exc)),))
+    try:
+        with ws:
+            store = ws.store
+            problems = store.integrity_check()
+            checks.append(Check(
+                "integrity", "Toàn vẹn kho dữ liệu", not problems,
+                f"{store.path} ({vi.number(store.size_bytes() / 1e6, 1)} MB)" if not problems
+                else "; ".join(problems[:5])))
+            version = store.schema_version()
+            checks.append(Check("migrations", "Lược đồ", version == LATEST,
+                                f"phiên bản {version}/{LATEST}"))
+            recovered = store.recover_interrupted()
+            running = [s for s in store.snapshots() if s.state == "running"]
+            detail = (f"đã đánh dấu thất bại {len(recovered)} lượt bị gián đoạn "
+                      f"(số {', '.join(map(str, recovered))}); dữ liệu của chúng không được lưu"
+                      if recovered else "không có lượt đồng bộ dở dang")
+            if running:
+                detail += f"; {len(running)} lượt đang chạy ở tiến trình khác"
+            checks.append(Check("interrupted", "Lượt đồng bộ dở dang", True, detail))
+    except Nq57Error as exc:
+        checks.append(Check("store", "Kho dữ liệu", False, str(exc)))
+    return DoctorReport(tuple(checks))

@@ -1,0 +1,327 @@
+"""The one HTTP client every source plugin receives.
+
+Plugins describe requests; this module decides how politely and how stubbornly
+to make them: explicit timeouts, a strict requests-per-second spacing, bounded
+concurrency, a daily request budget that survives restarts, retries with
+exponential backoff and jitter, one re-authentication on 401, and detection of
+HTML where JSON was promised. It never logs headers, bodies or credentials.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import email.utils
+import json
+import logging
+import random
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import httpx
+
+from nq57sync.errors import AuthError, BudgetExhausted, DataError, SourceError
+from nq57sync.model import VN_TZ
+
+log = logging.getLogger("nq57sync.http")
+T = TypeVar("T")
+R = TypeVar("R")
+
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 524})
+_MAX_RETRY_AFTER = 120.0
+
+
+class Authenticator(Protocol):
+    """What a plugin's login (e.g. Keycloak) offers the client."""
+
+    def headers(self) -> Mapping[str, str]: ...
+
+    def refresh(self) -> None:
+        """Called once after a 401; raise AuthError if it cannot help."""
+
+
+class RateLimiter:
+    """Spaces requests at least 1/rate seconds apart, across threads."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._clock = clock
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+class RequestBudget:
+    """A per-source daily request count kept in the store, so restarts don't reset it.
+
+    It has its own connection: the store's main connection may be inside a
+    snapshot transaction on another thread.
+    """
+
+    def __init__(self, store_path: Path | None, source: str, limit: int) -> None:
+        self.source = source
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._memory_used = 0
+        self._conn = None
+        if store_path is not None:
+            self._conn = sqlite3.connect(store_path, isolation_level=None, timeout=30,
+                                         check_same_thread=False)
+            self._conn.execute("PRAGMA busy_timeout = 30000")
+
+    @staticmethod
+    def today() -> str:
+        return dt.datetime.now(VN_TZ).date().isoformat()
+
+    def used(self) -> int:
+        if self._conn is None:
+            return self._memory_used
+        row = self._conn.execute(
+            "SELECT used FROM request_budget WHERE source = ? AND day = ?",
+            (self.source, self.today())).fetchone()
+        return int(row[0]) if row else 0
+
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used())
+
+    def spend(self) -> None:
+        with self._lock:
+            if self._conn is None:
+                if self._memory_used >= self.limit:
+                    raise self._exhausted()
+                self._memory_used += 1
+                return
+            day = self.today()
+            self._conn.execute(
+                "INSERT OR IGNORE INTO request_budget (source, day, used) VALUES (?, ?, 0)",
+                (self.source, day))
+            changed = self._conn.execute(
+                "UPDATE request_budget SET used = used + 1"
+                " WHERE source = ? AND day = ? AND used < ?",
+                (self.source, day, self.limit)).rowcount
+            if not changed:
+                raise self._exhausted()
+
+    def _exhausted(self) -> BudgetExhausted:
+        return BudgetExhausted(
+            f"Nguồn “{self.source}” đã dùng hết hạn mức {self.limit} yêu cầu trong ngày "
+            f"{dt.date.fromisoformat(self.today()):%d/%m/%Y}; lượt đồng bộ dừng lại, "
+            "hãy chạy lại vào ngày mai hoặc tăng daily_request_budget.",
+            source=self.source,
+        )
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    with contextlib.suppress(ValueError):
+        return min(_MAX_RETRY_AFTER, max(0.0, float(value)))
+    with contextlib.suppress(TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(value)
+        return min(_MAX_RETRY_AFTER, max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds()))
+    return None
+
+
+def first_line(body: str, limit: int = 120) -> str:
+    """The first non-empty line of a body, for one-sentence error messages."""
+    for line in body.splitlines():
+        if line.strip():
+            return line.strip()[:limit]
+    return "(trống)"
+
+
+class _NotJson(Exception):
+    def __init__(self, line: str) -> None:
+        self.line = line
+
+
+class SourceClient:
+    """An httpx client with a source's manners. Thread-safe."""
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        requests_per_second: float = 2.0,
+        max_concurrency: int = 4,
+        connect_timeout: float = 30.0,
+        read_timeout: float = 180.0,
+        max_retries: int = 5,
+        retry_backoff: float = 1.0,
+        budget: RequestBudget | None = None,
+        verify: bool | str = True,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.source = source
+        self.max_concurrency = max(1, max_concurrency)
+        self.max_retries = max(0, max_retries)
+        self.retry_backoff = retry_backoff
+        self.limiter = RateLimiter(requests_per_second)
+        self.budget = budget or RequestBudget(None, source, 10**9)
+        self.requests_sent = 0
+        self._count_lock = threading.Lock()
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            verify=verify,
+            transport=transport,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=self.max_concurrency * 2),
+            headers={"User-Agent": "nq57sync/0.1"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+        self.budget.close()
+
+    def __enter__(self) -> SourceClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- requests ---------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        service: str,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: Authenticator | None = None,
+    ) -> httpx.Response:
+        """One logical request, retried as the source's behaviour requires."""
+        return self._attempts(method, url, service, params, data, headers, auth, lambda r: r)
+
+    def json(
+        self,
+        method: str,
+        url: str,
+        *,
+        service: str,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: Authenticator | None = None,
+    ) -> Any:
+        """A request whose answer must be JSON; an HTML page is retried, then refused."""
+        return self._attempts(method, url, service, params, data, headers, auth, _decode_json)
+
+    def _attempts(
+        self,
+        method: str,
+        url: str,
+        service: str,
+        params: Mapping[str, Any] | None,
+        data: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        auth: Authenticator | None,
+        parse: Callable[[httpx.Response], R],
+    ) -> R:
+        reauthenticated = False
+        attempt = 0
+        while True:
+            self.budget.spend()
+            self.limiter.wait()
+            all_headers = dict(headers or {})
+            if auth is not None:
+                all_headers.update(auth.headers())
+            started = time.monotonic()
+            problem: str
+            delay: float | None = None
+            try:
+                response = self._http.request(method, url, params=params, data=data,
+                                              headers=all_headers)
+                with self._count_lock:
+                    self.requests_sent += 1
+                log.debug("%s %s %s → %s (%.0f ms)", self.source, method, service,
+                          response.status_code, 1000 * (time.monotonic() - started))
+                if response.status_code == 401 and auth is not None:
+                    if reauthenticated:
+                        raise AuthError(
+                            f"Nguồn “{self.source}” từ chối xác thực ở dịch vụ {service} "
+                            "ngay cả sau khi đăng nhập lại.", source=self.source)
+                    reauthenticated = True
+                    auth.refresh()
+                    continue
+                if response.status_code in _RETRY_STATUS:
+                    problem = f"HTTP {response.status_code}"
+                    delay = _retry_after(response)
+                elif response.status_code >= 400:
+                    raise SourceError(
+                        f"Dịch vụ {service} của nguồn “{self.source}” trả về lỗi HTTP "
+                        f"{response.status_code}: “{first_line(response.text)}”.",
+                        source=self.source)
+                else:
+                    try:
+                        return parse(response)
+                    except _NotJson as exc:
+                        problem = f"nội dung không phải JSON: “{exc.line}”"
+                        if attempt >= self.max_retries:
+                            raise DataError(
+                                f"Dịch vụ {service} của nguồn “{self.source}” trả về nội dung "
+                                f"không phải JSON: “{exc.line}”.", source=self.source) from None
+            except httpx.TimeoutException:
+                problem = "hết thời gian chờ"
+            except httpx.TransportError as exc:
+                problem = f"mất kết nối ({exc.__class__.__name__})"
+            if attempt >= self.max_retries:
+                raise SourceError(
+                    f"Dịch vụ {service} của nguồn “{self.source}” không trả lời được sau "
+                    f"{attempt + 1} lần thử ({problem}).", source=self.source)
+            pause = delay if delay is not None else self._backoff(attempt)
+            log.info("%s: %s lỗi (%s), thử lại sau %.1f s", self.source, service, problem, pause)
+            time.sleep(pause)
+            attempt += 1
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter, capped at a minute."""
+        return random.uniform(0, min(60.0, self.retry_backoff * 2**attempt))
+
+    # -- concurrency ------------------------------------------------------
+
+    def ordered_map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """Apply `fn` with up to `max_concurrency` calls in flight; yield in order."""
+        if self.max_concurrency == 1:
+            yield from map(fn, items)
+            return
+        with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix=self.source) as pool:
+            pending: deque[Future[R]] = deque()
+            try:
+                for item in items:
+                    pending.append(pool.submit(fn, item))
+                    if len(pending) >= self.max_concurrency:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:
+                for future in pending:
+                    future.cancel()
+
+
+def _decode_json(response: httpx.Response) -> Any:
+    text = response.text
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise _NotJson(first_line(text)) from None

@@ -1,0 +1,180 @@
+"""The canonical model: what the domain talks about, as immutable values.
+
+Plugins translate their source's wire format into these classes; everything
+after the plugin boundary (store, reconciliation, reports) speaks only them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import attrs
+
+from nq57sync.codes import Channel, Status
+from nq57sync.period import Period
+
+#: Vietnam has one offset all year (Asia/Ho_Chi_Minh, no DST).
+VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
+
+#: The standard-form metrics (interface.md, "Canonical definitions"), in form order.
+METRICS: tuple[str, ...] = (
+    "carried_over",
+    "received_online",
+    "received_direct",
+    "received_postal",
+    "received_total",
+    "resolved_early",
+    "resolved_on_time",
+    "resolved_late",
+    "resolved_total",
+    "pending_in_time",
+    "pending_overdue",
+    "pending_total",
+    "withdrawn",
+    "rejected",
+)
+
+SnapshotState = Literal["running", "complete", "failed"]
+
+
+def to_local(value: dt.datetime | None) -> dt.datetime | None:
+    """Every instant in the model carries Vietnam's offset; naive means local."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=VN_TZ)
+    return value.astimezone(VN_TZ)
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return dict(value or {})
+
+
+@attrs.frozen
+class Agency:
+    """A handling agency; `code` is its electronic identifier (`MaDinhDanh`)."""
+
+    code: str
+    name: str = ""
+    source_id: str | None = None
+
+
+@attrs.frozen
+class Procedure:
+    """An administrative procedure (TTHC), by its national `MaTTHC`."""
+
+    code: str
+    name: str = ""
+    field_code: str = ""
+
+
+@attrs.frozen
+class Dossier:
+    """One citizen's application as one source holds it.
+
+    `code` is the national dossier code (`MaHoSo`, iGate `nationCode` or else
+    `code`); `alt_code` is the other code the dossier is known by
+    (`MaHoSoKhac`, iGate local `code`). `raw` keeps the source's record.
+    """
+
+    code: str
+    agency: Agency
+    procedure: Procedure
+    channel: Channel = attrs.field(converter=Channel)
+    status: Status = attrs.field(converter=Status)
+    received_at: dt.datetime | None = attrs.field(converter=to_local)
+    due_at: dt.datetime | None = attrs.field(default=None, converter=to_local)
+    finished_at: dt.datetime | None = attrs.field(default=None, converter=to_local)
+    returned_at: dt.datetime | None = attrs.field(default=None, converter=to_local)
+    rejected_at: dt.datetime | None = attrs.field(default=None, converter=to_local)
+    updated_at: dt.datetime | None = attrs.field(default=None, converter=to_local)
+    synced_at: dt.datetime | None = attrs.field(default=None, converter=to_local)
+    alt_code: str | None = None
+    status_raw: str = ""
+    channel_raw: str = ""
+    raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False)
+
+    def content_hash(self) -> str:
+        """Fingerprint of everything stored, so unchanged re-pulls cost nothing."""
+        payload = json.dumps(
+            [self.canonical_values(), self.raw], sort_keys=True, default=str, ensure_ascii=False
+        )
+        return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+
+    def canonical_values(self) -> list[Any]:
+        return [
+            self.code, self.alt_code, self.agency.code, self.agency.name,
+            self.procedure.code, self.procedure.name, self.procedure.field_code,
+            int(self.channel), int(self.status), self.status_raw, self.channel_raw,
+            *(None if v is None else v.isoformat() for v in (
+                self.received_at, self.due_at, self.finished_at, self.returned_at,
+                self.rejected_at, self.updated_at, self.synced_at,
+            )),
+        ]
+
+
+def _metric_field() -> Any:
+    return attrs.field(default=0, converter=int)
+
+
+@attrs.frozen
+class AggregateRow:
+    """Published standard-form figures of one agency for one period."""
+
+    agency: Agency
+    period: Period
+    carried_over: int = _metric_field()
+    received_online: int = _metric_field()
+    received_direct: int = _metric_field()
+    received_postal: int = _metric_field()
+    received_total: int = _metric_field()
+    resolved_early: int = _metric_field()
+    resolved_on_time: int = _metric_field()
+    resolved_late: int = _metric_field()
+    resolved_total: int = _metric_field()
+    pending_in_time: int = _metric_field()
+    pending_overdue: int = _metric_field()
+    pending_total: int = _metric_field()
+    withdrawn: int = _metric_field()
+    rejected: int = _metric_field()
+
+    def metrics(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in METRICS}
+
+
+@attrs.frozen
+class IndexScore:
+    """One unit's line of the 766 index; group scores keyed by their codes."""
+
+    unit_id: str
+    name: str
+    agency_code: str
+    level: int
+    rank: int | None
+    groups: Mapping[str, float] = attrs.field(factory=dict, converter=_frozen_mapping)
+    total: float = 0.0
+
+
+@attrs.frozen
+class Snapshot:
+    """One pull of one source for one scope and period, as the store keeps it."""
+
+    id: int
+    source: str
+    plugin: str
+    kind: str
+    scope: str
+    period: Period
+    state: SnapshotState
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    dossier_count: int
+    aggregate_count: int
+    index_count: int
+    versions_added: int
+    content_hash: str | None
+    error: str | None = None

@@ -1,0 +1,1 @@
+"""Loopback simulators of DVCQG and the one-stop system."""

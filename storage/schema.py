@@ -1,0 +1,106 @@
+"""Numbered schema migrations, applied in order when a store is opened.
+
+Never edit a released migration: add the next number. `storage/README.md`
+documents the resulting tables for people browsing the file.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+CREATE TABLE snapshots (
+    id              INTEGER PRIMARY KEY,
+    source          TEXT NOT NULL,
+    plugin          TEXT NOT NULL,
+    kind            TEXT NOT NULL,          -- 'pull' or 'import'
+    scope           TEXT NOT NULL,          -- JSON list of agency codes, or '*'
+    period_start    TEXT NOT NULL,          -- local calendar day, inclusive
+    period_end      TEXT NOT NULL,
+    period_convention TEXT NOT NULL,        -- calendar | nd09 | range
+    period_label    TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('running', 'complete', 'failed')),
+    started_at      TEXT NOT NULL,
+    finished_at     TEXT,
+    dossier_count   INTEGER NOT NULL DEFAULT 0,
+    aggregate_count INTEGER NOT NULL DEFAULT 0,
+    index_count     INTEGER NOT NULL DEFAULT 0,
+    versions_added  INTEGER NOT NULL DEFAULT 0,
+    content_hash    TEXT,
+    error           TEXT,
+    pid             INTEGER,
+    host            TEXT
+);
+CREATE INDEX snapshots_source_state ON snapshots (source, state, id);
+
+CREATE TABLE dossier_versions (
+    id              INTEGER PRIMARY KEY,
+    source          TEXT NOT NULL,
+    code            TEXT NOT NULL,          -- national dossier code (MaHoSo / nationCode)
+    alt_code        TEXT,                   -- MaHoSoKhac / local code
+    agency_code     TEXT NOT NULL,
+    agency_name     TEXT NOT NULL,
+    procedure_code  TEXT NOT NULL,
+    procedure_name  TEXT NOT NULL,
+    field_code      TEXT NOT NULL,
+    channel         INTEGER NOT NULL,       -- KenhThucHien
+    status          INTEGER NOT NULL,       -- TrangThaiHoSo
+    channel_raw     TEXT NOT NULL,
+    status_raw      TEXT NOT NULL,
+    received_at     TEXT,                   -- ISO-8601, +07:00
+    due_at          TEXT,
+    finished_at     TEXT,
+    returned_at     TEXT,
+    rejected_at     TEXT,
+    updated_at      TEXT,
+    synced_at       TEXT,
+    raw             TEXT NOT NULL,          -- the source's record, JSON
+    content_hash    TEXT NOT NULL,
+    valid_from      INTEGER NOT NULL REFERENCES snapshots (id),
+    valid_to        INTEGER REFERENCES snapshots (id)   -- NULL: still current
+);
+CREATE UNIQUE INDEX dossier_versions_current
+    ON dossier_versions (source, code) WHERE valid_to IS NULL;
+CREATE INDEX dossier_versions_current_received
+    ON dossier_versions (source, received_at) WHERE valid_to IS NULL;
+CREATE INDEX dossier_versions_history ON dossier_versions (source, valid_from, valid_to);
+
+CREATE TABLE aggregates (
+    snapshot_id     INTEGER NOT NULL REFERENCES snapshots (id),
+    agency_code     TEXT NOT NULL,
+    agency_name     TEXT NOT NULL,
+    period_start    TEXT NOT NULL,
+    period_end      TEXT NOT NULL,
+    period_convention TEXT NOT NULL,
+    carried_over INTEGER NOT NULL, received_online INTEGER NOT NULL,
+    received_direct INTEGER NOT NULL, received_postal INTEGER NOT NULL,
+    received_total INTEGER NOT NULL, resolved_early INTEGER NOT NULL,
+    resolved_on_time INTEGER NOT NULL, resolved_late INTEGER NOT NULL,
+    resolved_total INTEGER NOT NULL, pending_in_time INTEGER NOT NULL,
+    pending_overdue INTEGER NOT NULL, pending_total INTEGER NOT NULL,
+    withdrawn INTEGER NOT NULL, rejected INTEGER NOT NULL
+);
+CREATE INDEX aggregates_snapshot ON aggregates (snapshot_id, agency_code);
+
+CREATE TABLE index_scores (
+    snapshot_id     INTEGER NOT NULL REFERENCES snapshots (id),
+    unit_id         TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    agency_code     TEXT NOT NULL,
+    level           INTEGER NOT NULL,
+    rank            INTEGER,
+    groups          TEXT NOT NULL,          -- JSON {"CKMB": 17.5, ...}
+    total           REAL NOT NULL
+);
+CREATE INDEX index_scores_snapshot ON index_scores (snapshot_id);
+""",
+    2: """
+CREATE TABLE request_budget (
+    source  TEXT NOT NULL,
+    day     TEXT NOT NULL,                  -- local calendar day
+    used    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (source, day)
+);
+""",
+}
+
+LATEST = max(MIGRATIONS)

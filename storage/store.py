@@ -1,0 +1,503 @@
+"""The snapshot store: every pull, versioned, in one SQLite file.
+
+A dossier is stored once per distinct content: a row in `dossier_versions`
+is valid from the snapshot that first saw it to the snapshot that saw it
+change or vanish. A re-pull that changes 1% writes 1% of the rows.
+
+A pull is staged in a connection-local TEMP table and applied to the main
+tables in one transaction together with the snapshot's `complete` mark, so
+readers see all of a snapshot or none of it, and a killed process leaves the
+main tables exactly as they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from nq57sync_storage.schema import LATEST, MIGRATIONS
+
+from nq57sync.errors import StoreError, UsageError
+from nq57sync.model import (
+    METRICS,
+    VN_TZ,
+    Agency,
+    AggregateRow,
+    Dossier,
+    IndexScore,
+    Procedure,
+    Snapshot,
+)
+from nq57sync.period import Period
+
+_DOSSIER_COLUMNS = (
+    "code", "alt_code", "agency_code", "agency_name", "procedure_code", "procedure_name",
+    "field_code", "channel", "status", "channel_raw", "status_raw", "received_at", "due_at",
+    "finished_at", "returned_at", "rejected_at", "updated_at", "synced_at", "raw", "content_hash",
+)
+_DATE_COLUMNS = ("received_at", "due_at", "finished_at", "returned_at", "rejected_at",
+                 "updated_at", "synced_at")
+
+
+def now_local() -> dt.datetime:
+    return dt.datetime.now(VN_TZ).replace(microsecond=0)
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds")
+
+
+def _sqlite_message(exc: sqlite3.Error) -> str:
+    text = str(exc).lower()
+    if "full" in text:
+        return "đĩa đã đầy"
+    if "locked" in text or "busy" in text:
+        return "cơ sở dữ liệu đang bị một tiến trình khác khóa"
+    if "not a database" in text or "malformed" in text:
+        return "tệp không phải cơ sở dữ liệu SQLite hợp lệ hoặc đã hỏng"
+    if "readonly" in text or "unable to open" in text:
+        return "không có quyền ghi hoặc không mở được tệp"
+    return f"lỗi SQLite ({exc.__class__.__name__})"
+
+
+def dossier_row(dossier: Dossier) -> tuple[Any, ...]:
+    return (
+        dossier.code, dossier.alt_code, dossier.agency.code, dossier.agency.name,
+        dossier.procedure.code, dossier.procedure.name, dossier.procedure.field_code,
+        int(dossier.channel), int(dossier.status), dossier.channel_raw, dossier.status_raw,
+        *(iso(getattr(dossier, c)) for c in _DATE_COLUMNS),
+        json.dumps(dossier.raw, ensure_ascii=False, sort_keys=True, default=str),
+        dossier.content_hash(),
+    )
+
+
+def dossier_from_row(row: sqlite3.Row | dict[str, Any]) -> Dossier:
+    dates = {c: dt.datetime.fromisoformat(row[c]) if row[c] else None for c in _DATE_COLUMNS}
+    return Dossier(
+        code=row["code"],
+        alt_code=row["alt_code"],
+        agency=Agency(row["agency_code"], row["agency_name"]),
+        procedure=Procedure(row["procedure_code"], row["procedure_name"], row["field_code"]),
+        channel=row["channel"],
+        status=row["status"],
+        status_raw=row["status_raw"],
+        channel_raw=row["channel_raw"],
+        raw=json.loads(row["raw"]),
+        **dates,
+    )
+
+
+def _period_from(row: dict[str, Any], prefix: str = "period_") -> Period:
+    return Period(
+        dt.date.fromisoformat(row[f"{prefix}start"]),
+        dt.date.fromisoformat(row[f"{prefix}end"]),
+        row[f"{prefix}convention"],
+        row.get(f"{prefix}label") or "",
+    )
+
+
+#: Snapshots this process is writing right now, as (store file, snapshot id).
+_ACTIVE: set[tuple[str, int]] = set()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Store:
+    """One SQLite file; open it, and it is migrated to the current schema."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        with self._errors("mở"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30,
+                                   check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            self.db = sqlite_utils.Database(conn)
+            self.conn = conn
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ---------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"Không {action} được kho dữ liệu {self.path}: {_sqlite_message(exc)}."
+            ) from exc
+        except OSError as exc:
+            raise StoreError(
+                f"Không {action} được kho dữ liệu {self.path}: {exc.strerror or exc}."
+            ) from exc
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+        with self._errors("ghi"):
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        with self._errors("đọc"):
+            return [dict(row) for row in self.conn.execute(sql, params)]
+
+    def schema_version(self) -> int:
+        row = self.conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return row[0] or 0
+
+    def _migrate(self) -> None:
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        current = self.schema_version()
+        if current > LATEST:
+            raise StoreError(
+                f"Kho dữ liệu {self.path} có lược đồ phiên bản {current}, mới hơn phiên bản "
+                f"{LATEST} mà bản nq57sync này hiểu; hãy cập nhật nq57sync."
+            )
+        for version in range(current + 1, LATEST + 1):
+            with self.transaction() as conn:
+                for statement in _split_sql(MIGRATIONS[version]):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)",
+                             (version, iso(now_local())))
+
+    # -- snapshots --------------------------------------------------------
+
+    def begin_snapshot(
+        self,
+        *,
+        source: str,
+        plugin: str,
+        period: Period,
+        kind: str = "pull",
+        agencies: Iterable[str] = (),
+    ) -> SnapshotWriter:
+        """Register a running pull; nothing of it is visible until it completes."""
+        scope_codes = sorted(set(agencies))
+        scope = json.dumps(scope_codes, ensure_ascii=False) if scope_codes else "*"
+        self.recover_interrupted()
+        with self.transaction() as conn:
+            busy = conn.execute(
+                "SELECT id FROM snapshots WHERE source = ? AND state = 'running'", (source,)
+            ).fetchone()
+            if busy:
+                raise UsageError(
+                    f"Nguồn “{source}” đang có một lượt đồng bộ khác chạy "
+                    f"(ảnh chụp số {busy[0]}); hãy đợi lượt đó kết thúc."
+                )
+            cursor = conn.execute(
+                "INSERT INTO snapshots (source, plugin, kind, scope, period_start, period_end,"
+                " period_convention, period_label, state, started_at, pid, host)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+                (source, plugin, kind, scope, period.start.isoformat(), period.end.isoformat(),
+                 period.convention, period.label, iso(now_local()), os.getpid(),
+                 socket.gethostname()),
+            )
+        return SnapshotWriter(self, int(cursor.lastrowid or 0), source, scope, period)
+
+    def recover_interrupted(self) -> list[int]:
+        """Mark running snapshots whose writer is gone (on this host) as failed.
+
+        Gone means its process died, or it is this process and no writer holds
+        it (marking it failed was impossible at the time, e.g. a full disk).
+        """
+        host, me = socket.gethostname(), os.getpid()
+        stale = [
+            row["id"] for row in self.query(
+                "SELECT id, pid FROM snapshots WHERE state = 'running' AND host = ?", (host,))
+            if not row["pid"] or not _pid_alive(row["pid"])
+            or (row["pid"] == me and (str(self.path), row["id"]) not in _ACTIVE)
+        ]
+        if stale:
+            with self.transaction() as conn:
+                conn.executemany(
+                    "UPDATE snapshots SET state = 'failed', finished_at = ?, error = ?"
+                    " WHERE id = ? AND state = 'running'",
+                    [(iso(now_local()), "Lượt đồng bộ bị gián đoạn giữa chừng.", i) for i in stale],
+                )
+        return stale
+
+    def snapshots(self, source: str | None = None, limit: int | None = None) -> list[Snapshot]:
+        sql = "SELECT * FROM snapshots"
+        params: list[Any] = []
+        if source:
+            sql += " WHERE source = ?"
+            params.append(source)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [_snapshot_from(row) for row in self.query(sql, params)]
+
+    def snapshot(self, snapshot_id: int) -> Snapshot:
+        rows = self.query("SELECT * FROM snapshots WHERE id = ?", (snapshot_id,))
+        if not rows:
+            raise UsageError(f"Không có ảnh chụp số {snapshot_id} trong kho {self.path}.")
+        return _snapshot_from(rows[0])
+
+    def latest_complete(self, source: str, period: Period | None = None) -> Snapshot | None:
+        sql = "SELECT * FROM snapshots WHERE source = ? AND state = 'complete'"
+        params: list[Any] = [source]
+        if period is not None:
+            sql += " AND period_start = ? AND period_end = ?"
+            params += [period.start.isoformat(), period.end.isoformat()]
+        rows = self.query(sql + " ORDER BY id DESC LIMIT 1", params)
+        return _snapshot_from(rows[0]) if rows else None
+
+    # -- reading ----------------------------------------------------------
+
+    def dossiers_as_of(self, snapshot_id: int, *, within_scope: bool = True) -> Iterator[Dossier]:
+        """The source's dossiers as that snapshot saw them: one query."""
+        sql, params = self.as_of_sql(snapshot_id, within_scope=within_scope)
+        with self._errors("đọc"):
+            for row in self.conn.execute(sql, params):
+                yield dossier_from_row(row)
+
+    def as_of_sql(self, snapshot_id: int, *, within_scope: bool = True) -> tuple[str, dict[str, Any]]:
+        """SQL selecting the `dossier_versions` rows valid at a snapshot.
+
+        Other set-based work (reconciliation) uses it as a sub-query.
+        """
+        snap = self.snapshot(snapshot_id)
+        sql = (
+            "SELECT * FROM dossier_versions WHERE source = :as_of_source"
+            " AND valid_from <= :as_of_id AND (valid_to IS NULL OR valid_to > :as_of_id)"
+        )
+        params: dict[str, Any] = {"as_of_source": snap.source, "as_of_id": snap.id}
+        if within_scope:
+            sql += " AND received_at >= :as_of_start AND received_at < :as_of_end"
+            params["as_of_start"] = snap.period.start.isoformat()
+            params["as_of_end"] = (snap.period.end + dt.timedelta(days=1)).isoformat()
+            if snap.scope != "*":
+                sql += " AND agency_code IN (SELECT value FROM json_each(:as_of_scope))"
+                params["as_of_scope"] = snap.scope
+        return sql, params
+
+    def aggregates(self, snapshot_id: int) -> list[AggregateRow]:
+        rows = self.query(
+            "SELECT * FROM aggregates WHERE snapshot_id = ? ORDER BY agency_code, period_start",
+            (snapshot_id,))
+        return [
+            AggregateRow(
+                Agency(r["agency_code"], r["agency_name"]), _period_from(r),
+                **{m: r[m] for m in METRICS},
+            )
+            for r in rows
+        ]
+
+    def index_scores(self, snapshot_id: int) -> list[IndexScore]:
+        rows = self.query("SELECT * FROM index_scores WHERE snapshot_id = ? ORDER BY rank",
+                          (snapshot_id,))
+        return [
+            IndexScore(r["unit_id"], r["name"], r["agency_code"], r["level"], r["rank"],
+                       json.loads(r["groups"]), r["total"])
+            for r in rows
+        ]
+
+    def version_count(self, source: str | None = None) -> int:
+        sql, params = "SELECT count(*) FROM dossier_versions", ()
+        if source:
+            sql, params = sql + " WHERE source = ?", (source,)
+        return int(self.conn.execute(sql, params).fetchone()[0])
+
+    # -- health -----------------------------------------------------------
+
+    def integrity_check(self) -> list[str]:
+        """Problems `PRAGMA integrity_check` finds; empty when the file is sound."""
+        with self._errors("kiểm tra"):
+            rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check")]
+            rows += [f"khóa ngoại: {tuple(r)}" for r in self.conn.execute("PRAGMA foreign_key_check")]
+        return [] if rows == ["ok"] else [r for r in rows if r != "ok"]
+
+    def size_bytes(self) -> int:
+        return sum(
+            p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists()
+        )
+
+
+def _snapshot_from(row: dict[str, Any]) -> Snapshot:
+    return Snapshot(
+        id=row["id"], source=row["source"], plugin=row["plugin"], kind=row["kind"],
+        scope=row["scope"], period=_period_from(row), state=row["state"],
+        started_at=dt.datetime.fromisoformat(row["started_at"]),
+        finished_at=dt.datetime.fromisoformat(row["finished_at"]) if row["finished_at"] else None,
+        dossier_count=row["dossier_count"], aggregate_count=row["aggregate_count"],
+        index_count=row["index_count"], versions_added=row["versions_added"],
+        content_hash=row["content_hash"], error=row["error"],
+    )
+
+
+def _split_sql(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+class SnapshotWriter:
+    """Collects one pull and applies it atomically.
+
+    Use as a context manager: leaving the block normally completes the
+    snapshot, an exception marks it failed and discards everything staged.
+    """
+
+    def __init__(self, store: Store, snapshot_id: int, source: str, scope: str,
+                 period: Period) -> None:
+        self.store = store
+        self.id = snapshot_id
+        self.source = source
+        self.scope = scope
+        self.period = period
+        self.staging = f"temp.staging_{snapshot_id}"
+        self._aggregates: list[AggregateRow] = []
+        self._scores: list[IndexScore] = []
+        self.result: Snapshot | None = None
+        _ACTIVE.add((str(store.path), snapshot_id))
+        with store._errors("ghi"):
+            store.conn.execute(
+                f"CREATE TABLE {self.staging} (code TEXT PRIMARY KEY, "
+                + ", ".join(c for c in _DOSSIER_COLUMNS[1:]) + ")"
+            )
+
+    def __enter__(self) -> SnapshotWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> None:
+        if exc is None:
+            try:
+                self.commit()
+            except BaseException as failure:
+                self.fail(str(failure))
+                raise
+        else:
+            self.fail(str(exc) if isinstance(exc, Exception) else "Bị dừng.")
+
+    def add_dossiers(self, dossiers: Iterable[Dossier]) -> int:
+        """Stage a page; a dossier seen twice in one pull keeps its last copy."""
+        rows = [dossier_row(d) for d in dossiers]
+        placeholders = ", ".join("?" * len(_DOSSIER_COLUMNS))
+        with self.store._errors("ghi"):
+            self.store.conn.execute("BEGIN")
+            try:
+                self.store.conn.executemany(
+                    f"INSERT OR REPLACE INTO {self.staging} VALUES ({placeholders})", rows)
+            except BaseException:
+                self.store.conn.execute("ROLLBACK")
+                raise
+            self.store.conn.execute("COMMIT")
+        return len(rows)
+
+    def add_aggregates(self, rows: Iterable[AggregateRow]) -> None:
+        self._aggregates.extend(rows)
+
+    def add_index_scores(self, rows: Iterable[IndexScore]) -> None:
+        self._scores.extend(rows)
+
+    def _content_hash(self, conn: sqlite3.Connection) -> str:
+        digest = hashlib.blake2b(digest_size=16)
+        for code, content in conn.execute(
+            f"SELECT code, content_hash FROM {self.staging} ORDER BY code"
+        ):
+            digest.update(f"{code}\0{content}\n".encode())
+        for agg in sorted(self._aggregates, key=lambda a: (a.agency.code, a.period.start)):
+            digest.update(repr((agg.agency.code, agg.period.start, agg.metrics())).encode())
+        for score in sorted(self._scores, key=lambda s: s.unit_id):
+            digest.update(repr((score.unit_id, sorted(score.groups.items()), score.total)).encode())
+        return digest.hexdigest()
+
+    def commit(self) -> Snapshot:
+        """Apply the staged pull to the version tables and mark it complete."""
+        end_next = (self.period.end + dt.timedelta(days=1)).isoformat()
+        params = {"n": self.id, "s": self.source, "start": self.period.start.isoformat(),
+                  "end_next": end_next, "scope": self.scope}
+        columns = ", ".join(_DOSSIER_COLUMNS)
+        with self.store.transaction() as conn:
+            # A changed dossier: close its current version …
+            conn.execute(
+                f"UPDATE dossier_versions AS v SET valid_to = :n FROM {self.staging} AS st"
+                " WHERE v.source = :s AND v.valid_to IS NULL AND v.code = st.code"
+                " AND v.content_hash <> st.content_hash", params)
+            # … a dossier of this scope the source no longer lists: close it too …
+            conn.execute(
+                "UPDATE dossier_versions SET valid_to = :n"
+                " WHERE source = :s AND valid_to IS NULL"
+                " AND received_at >= :start AND received_at < :end_next"
+                " AND (:scope = '*' OR agency_code IN (SELECT value FROM json_each(:scope)))"
+                f" AND code NOT IN (SELECT code FROM {self.staging})", params)
+            # … and every new or changed dossier gets a current version.
+            added = conn.execute(
+                f"INSERT INTO dossier_versions ({columns}, source, valid_from)"
+                f" SELECT {columns}, :s, :n FROM {self.staging} AS st WHERE NOT EXISTS"
+                " (SELECT 1 FROM dossier_versions AS v WHERE v.source = :s"
+                " AND v.valid_to IS NULL AND v.code = st.code)", params).rowcount
+            conn.executemany(
+                "INSERT INTO aggregates VALUES (" + ", ".join("?" * (6 + len(METRICS))) + ")",
+                [(self.id, a.agency.code, a.agency.name, a.period.start.isoformat(),
+                  a.period.end.isoformat(), a.period.convention, *a.metrics().values())
+                 for a in self._aggregates])
+            conn.executemany(
+                "INSERT INTO index_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(self.id, s.unit_id, s.name, s.agency_code, s.level, s.rank,
+                  json.dumps(dict(s.groups), sort_keys=True), s.total) for s in self._scores])
+            count = conn.execute(f"SELECT count(*) FROM {self.staging}").fetchone()[0]
+            conn.execute(
+                "UPDATE snapshots SET state = 'complete', finished_at = ?, dossier_count = ?,"
+                " aggregate_count = ?, index_count = ?, versions_added = ?, content_hash = ?"
+                " WHERE id = ?",
+                (iso(now_local()), count, len(self._aggregates), len(self._scores), added,
+                 self._content_hash(conn), self.id))
+        self._drop_staging()
+        self.result = self.store.snapshot(self.id)
+        return self.result
+
+    def fail(self, message: str) -> None:
+        """Discard what was staged; the snapshot stays in the list as failed."""
+        self._drop_staging()
+        with contextlib.suppress(StoreError), self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE snapshots SET state = 'failed', finished_at = ?, error = ?"
+                " WHERE id = ? AND state = 'running'",
+                (iso(now_local()), message[:500], self.id))
+
+    def _drop_staging(self) -> None:
+        _ACTIVE.discard((str(self.store.path), self.id))
+        with contextlib.suppress(sqlite3.Error):
+            if self.store.conn.in_transaction:
+                self.store.conn.execute("ROLLBACK")
+            self.store.conn.execute(f"DROP TABLE IF EXISTS {self.staging}")

@@ -1,0 +1,124 @@
+"""The command end to end, in a subprocess, with the README's example plugin installed."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from conftest import ROOT, cli_env, make_dossier, nq57sync_exe
+from nq57sync_storage import Store
+
+from nq57sync.package import dossier_to_package
+
+SUPPORT = ROOT / "tests" / "support"
+
+
+def run(args, cwd, env, check=True):
+    result = subprocess.run([nq57sync_exe(), *args], cwd=cwd, env=env, capture_output=True,
+                            text=True, timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}: {result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def project(tmp_path, example_plugin_path):
+    lines = [json.dumps(dossier_to_package(make_dossier(i)), ensure_ascii=False)
+             for i in range(500)]
+    (tmp_path / "packages.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    (tmp_path / "nq57sync.toml").write_text(
+        '[store]\npath = "store.db"\n\n'
+        '[[source]]\nname = "files"\nplugin = "jsonl"\npath = "packages.jsonl"\n\n'
+        '[[source]]\nname = "slow"\nplugin = "slow"\npages = 300\n',
+        encoding="utf-8")
+    env = cli_env(example_plugin_path, SUPPORT, ROOT / "tests", NQ57SYNC_PLUGINS="slow_source")
+    return tmp_path, env
+
+
+def test_help_lists_the_commands(project):
+    cwd, env = project
+    out = run(["--help"], cwd, env).stdout
+    for command in ("sync", "import", "snapshots", "doctor"):
+        assert command in out
+
+
+def test_sync_import_snapshots_doctor(project):
+    cwd, env = project
+    out = run(["sync", "--period", "2025-11", "--source", "files"], cwd, env).stdout
+    assert "ảnh chụp số 1" in out and "500 hồ sơ" in out
+
+    again = json.loads(run(["sync", "--period", "2025-11", "--source", "files", "--json"],
+                           cwd, env).stdout)
+    assert again[0]["dossiers"] == 500 and again[0]["versions_added"] == 0
+
+    # An export of 10 dossiers with a new status: a snapshot of just those.
+    changed = [json.dumps(dossier_to_package(make_dossier(i, status=10)), ensure_ascii=False)
+               for i in range(0, 40, 4) if make_dossier(i).status != 10]
+    (cwd / "export.jsonl").write_text("\n".join(changed), encoding="utf-8")
+    imported = json.loads(run(["import", "--source", "files", "export.jsonl", "--json"],
+                              cwd, env).stdout)
+    assert imported["kind"] == "import" and imported["versions_added"] == len(changed)
+
+    listing = json.loads(run(["snapshots", "--json"], cwd, env).stdout)
+    assert [s["id"] for s in listing] == [3, 2, 1]
+    table = run(["snapshots"], cwd, env).stdout
+    assert "hoàn tất" in table and "nhập tệp" in table
+
+    doctor = run(["doctor"], cwd, env)
+    assert "Kho dữ liệu và cấu hình ổn." in doctor.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["sync", "--period", "2025-13"], "Không hiểu kỳ “2025-13”"),
+    (["sync", "--period", "2025-11", "--source", "nope"], "không có nguồn “nope”"),
+    (["import", "--source", "files", "absent.jsonl"], "Không tìm thấy tệp absent.jsonl"),
+    (["snapshots", "--config", "other.toml"], "Không tìm thấy tệp cấu hình other.toml"),
+])
+def test_errors_are_one_vietnamese_line_and_exit_2(project, args, message):
+    cwd, env = project
+    result = run(args, cwd, env, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_export_loses_nothing(project):
+    cwd, env = project
+    run(["sync", "--period", "2025-11", "--source", "files"], cwd, env)
+    (cwd / "bad.jsonl").write_text('{"MaHoSo": "X", "KenhThucHien": "9"}\n', encoding="utf-8")
+    result = run(["import", "--source", "files", "bad.jsonl"], cwd, env, check=False)
+    assert result.returncode == 2 and "KenhThucHien" in result.stderr
+    assert [s["state"] for s in json.loads(run(["snapshots", "--json"], cwd, env).stdout)] == [
+        "complete"]
+
+
+def test_killing_a_pull_midway_leaves_no_partial_snapshot(project):
+    cwd, env = project
+    run(["sync", "--period", "2025-11", "--source", "files"], cwd, env)
+    with Store(cwd / "store.db") as store:
+        versions_before = store.query("SELECT * FROM dossier_versions ORDER BY id")
+    ready = cwd / "ready"
+    proc = subprocess.Popen(
+        [nq57sync_exe(), "sync", "--period", "2025-11", "--source", "slow"], cwd=cwd,
+        env={**env, "SLOW_SOURCE_READY_FILE": str(ready)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready.exists(), "the slow pull never got going"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+    with Store(cwd / "store.db") as store:
+        assert store.query("SELECT * FROM dossier_versions ORDER BY id") == versions_before
+        assert store.latest_complete("slow") is None
+    doctor = run(["doctor", "--json"], cwd, env)
+    report = json.loads(doctor.stdout)
+    assert report["healthy"] is True
+    interrupted = next(c for c in report["checks"] if c["name"] == "interrupted")
+    assert "bị gián đoạn" in interrupted["detail"]
+    states = {s["source"]: s["state"] for s in json.loads(run(["snapshots", "--json"], cwd,
+                                                              env).stdout)}
+    assert states == {"slow": "failed", "files": "complete"}

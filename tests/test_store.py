@@ -1,0 +1,165 @@
+"""The snapshot store, against a real SQLite file."""
+
+import datetime as dt
+import sqlite3
+
+import attrs
+import pytest
+from conftest import make_dossier
+from nq57sync_storage import Store
+from nq57sync_storage.schema import LATEST
+
+from nq57sync import Period, StoreError
+from nq57sync.model import Agency, AggregateRow, IndexScore
+
+NOV = Period.parse("2025-11")
+
+
+def pull(store, dossiers, *, source="left", period=NOV, agencies=()):
+    with store.begin_snapshot(source=source, plugin="test", period=period,
+                              agencies=agencies) as writer:
+        for start in range(0, len(dossiers), 5000):
+            writer.add_dossiers(dossiers[start:start + 5000])
+    return writer.result
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "s.db") as s:
+        yield s
+
+
+def test_open_migrates_and_uses_wal(store):
+    assert store.schema_version() == LATEST
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.integrity_check() == []
+    # Re-opening runs no migration twice.
+    with Store(store.path) as again:
+        assert again.query("SELECT count(*) AS n FROM schema_migrations")[0]["n"] == LATEST
+
+
+def test_same_pull_twice_adds_no_versions(store):
+    dossiers = [make_dossier(i) for i in range(2000)]
+    first = pull(store, dossiers)
+    second = pull(store, dossiers)
+    assert (first.state, first.dossier_count, first.versions_added) == ("complete", 2000, 2000)
+    assert (second.dossier_count, second.versions_added) == (2000, 0)
+    assert first.content_hash == second.content_hash
+    assert store.version_count() == 2000
+
+
+def test_changing_one_percent_of_100k_adds_about_1000_versions(store):
+    dossiers = [make_dossier(i) for i in range(100_000)]
+    pull(store, dossiers)
+    changed = [attrs.evolve(d, status=10) if i % 100 == 0 and d.status != 10 else d
+               for i, d in enumerate(dossiers)]
+    n_changed = sum(a is not b for a, b in zip(dossiers, changed, strict=True))
+    assert 700 <= n_changed <= 1000
+    second = pull(store, changed)
+    assert second.versions_added == n_changed
+    assert store.version_count() == 100_000 + n_changed
+
+
+def test_reading_as_of_an_older_snapshot(store):
+    dossiers = [make_dossier(i) for i in range(300)]
+    first = pull(store, dossiers)
+    changed = [attrs.evolve(d, status=10) for d in dossiers[:10]] + dossiers[10:299]
+    second = pull(store, changed)  # 10 changed, dossier 299 vanished
+    old = {d.code: d for d in store.dossiers_as_of(first.id)}
+    new = {d.code: d for d in store.dossiers_as_of(second.id)}
+    assert len(old) == 300 and len(new) == 299
+    assert old[dossiers[0].code].status == dossiers[0].status
+    assert new[dossiers[0].code].status == 10
+    assert dossiers[299].code not in new
+    assert old[dossiers[5].code].canonical_values() == dossiers[5].canonical_values()
+
+
+def test_a_pull_only_retires_dossiers_inside_its_own_scope(store):
+    nov = [make_dossier(i) for i in range(100)]
+    pull(store, nov)
+    # A pull of one agency for one week says nothing about the others.
+    week = Period.parse("2025-11-01..2025-11-07")
+    agency = nov[0].agency.code
+    part = pull(store, [], period=week, agencies=[agency])
+    gone = [d for d in nov if d.agency.code == agency and week.contains(d.received_at.date())]
+    assert gone, "the scenario needs dossiers inside the narrow scope"
+    latest = {d.code for d in store.dossiers_as_of(part.id, within_scope=False)}
+    assert latest == {d.code for d in nov} - {d.code for d in gone}
+
+
+def test_sources_are_versioned_apart(store):
+    dossiers = [make_dossier(i) for i in range(50)]
+    pull(store, dossiers, source="left")
+    right = pull(store, dossiers, source="right")
+    assert right.versions_added == 50
+    assert store.version_count("left") == store.version_count("right") == 50
+
+
+def test_a_failed_pull_leaves_the_store_as_it_was(store):
+    pull(store, [make_dossier(i) for i in range(100)])
+    before = store.query("SELECT * FROM dossier_versions ORDER BY id")
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):  # noqa: SIM117
+        with store.begin_snapshot(source="left", plugin="test", period=NOV) as writer:
+            writer.add_dossiers([attrs.evolve(make_dossier(i), status=10) for i in range(100)])
+            writer.add_aggregates([AggregateRow(Agency("X"), NOV, received_total=1)])
+            raise Boom
+    assert store.query("SELECT * FROM dossier_versions ORDER BY id") == before
+    failed = store.snapshots("left")[0]
+    assert failed.state == "failed" and "Boom" not in (failed.error or "x")
+    assert store.query("SELECT count(*) AS n FROM aggregates")[0]["n"] == 0
+    assert store.latest_complete("left").id != failed.id
+
+
+def test_aggregates_and_index_scores_round_trip(store):
+    row = AggregateRow(Agency("H31.01", "UBND xã A"), NOV, received_online=9765,
+                       received_direct=2197, received_total=11962)
+    score = IndexScore("7", "UBND xã A", "H31.01", 2, 3, {"CKMB": 17.5, "TDGQ": 19.0}, 88.25)
+    with store.begin_snapshot(source="right", plugin="test", period=NOV) as writer:
+        writer.add_aggregates([row])
+        writer.add_index_scores([score])
+    assert store.aggregates(writer.result.id) == [row]
+    assert store.index_scores(writer.result.id) == [score]
+
+
+def test_one_running_pull_per_source(store):
+    writer = store.begin_snapshot(source="left", plugin="test", period=NOV)
+    with pytest.raises(Exception, match="đang có một lượt đồng bộ khác"):
+        store.begin_snapshot(source="left", plugin="test", period=NOV)
+    writer.commit()
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_store_error(tmp_path):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StoreError, match="không phải cơ sở dữ liệu SQLite"):
+        Store(bad)
+
+
+def test_a_full_disk_during_commit_loses_nothing(tmp_path):
+    """SQLite's max_page_count makes the file 'full' without filling the machine's disk."""
+    with Store(tmp_path / "full.db") as store:
+        pull(store, [make_dossier(i) for i in range(200)])
+        before = store.query("SELECT id, valid_to FROM dossier_versions ORDER BY id")
+        pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+        store.conn.execute(f"PRAGMA max_page_count = {pages + 2}")
+        with pytest.raises(StoreError, match="đĩa đã đầy"):
+            pull(store, [make_dossier(i + 10_000) for i in range(5000)])
+        store.conn.execute("PRAGMA max_page_count = 1073741823")
+        store.recover_interrupted()  # what doctor and the next sync do
+        assert store.query("SELECT id, valid_to FROM dossier_versions ORDER BY id") == before
+        assert store.snapshots()[0].state == "failed"
+        assert store.integrity_check() == []
+
+
+def test_the_file_is_plain_sqlite(store):
+    pull(store, [make_dossier(i) for i in range(10)])
+    conn = sqlite3.connect(store.path)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"snapshots", "dossier_versions", "aggregates", "index_scores",
+            "schema_migrations", "request_budget"} <= tables
+    (received,) = conn.execute("SELECT received_at FROM dossier_versions LIMIT 1").fetchone()
+    assert dt.datetime.fromisoformat(received).utcoffset() == dt.timedelta(hours=7)
