@@ -44,6 +44,8 @@ _DOSSIER_COLUMNS = (
     "field_code", "channel", "status", "channel_raw", "status_raw", "received_at", "due_at",
     "finished_at", "returned_at", "rejected_at", "updated_at", "synced_at", "raw", "content_hash",
 )
+_COLUMN_LIST = ", ".join(_DOSSIER_COLUMNS)
+_PLACEHOLDERS = ", ".join("?" * len(_DOSSIER_COLUMNS))
 _DATE_COLUMNS = ("received_at", "due_at", "finished_at", "returned_at", "rejected_at",
                  "updated_at", "synced_at")
 
@@ -62,21 +64,21 @@ def _sqlite_message(exc: sqlite3.Error) -> str:
         return "đĩa đã đầy"
     if "locked" in text or "busy" in text:
         return "cơ sở dữ liệu đang bị một tiến trình khác khóa"
-    if "not a database" in text or "malformed" in text:
+    if "not a database" in text or "disk image is malformed" in text:
         return "tệp không phải cơ sở dữ liệu SQLite hợp lệ hoặc đã hỏng"
     if "readonly" in text or "unable to open" in text:
         return "không có quyền ghi hoặc không mở được tệp"
     return f"lỗi SQLite ({exc.__class__.__name__})"
 
 
-def dossier_row(dossier: Dossier) -> tuple[Any, ...]:
+def dossier_row(dossier: Dossier, content_hash: str) -> tuple[Any, ...]:
     return (
         dossier.code, dossier.alt_code, dossier.agency.code, dossier.agency.name,
         dossier.procedure.code, dossier.procedure.name, dossier.procedure.field_code,
         int(dossier.channel), int(dossier.status), dossier.channel_raw, dossier.status_raw,
         *(iso(getattr(dossier, c)) for c in _DATE_COLUMNS),
         json.dumps(dossier.raw, ensure_ascii=False, sort_keys=True, default=str),
-        dossier.content_hash(),
+        content_hash,
     )
 
 
@@ -383,15 +385,25 @@ class SnapshotWriter:
         self.source = source
         self.scope = scope
         self.period = period
+        # Every code the pull listed, and the full rows of those that changed.
+        self.seen = f"temp.seen_{snapshot_id}"
         self.staging = f"temp.staging_{snapshot_id}"
         self._aggregates: list[AggregateRow] = []
         self._scores: list[IndexScore] = []
+        self._fingerprint_sum = 0
+        self._seen_keys: set[int] = set()
+        self._repeats = False
+        self._listed = 0
+        self._listed_in_scope = 0
         self.result: Snapshot | None = None
         _ACTIVE.add((str(store.path), snapshot_id))
         with store._errors("ghi"):
+            # Staging lives in the TEMP database; give it room to stay in memory.
+            store.conn.execute("PRAGMA temp.cache_size = -262144")
+            store.conn.execute(f"CREATE TABLE {self.seen} (code TEXT NOT NULL)")
             store.conn.execute(
                 f"CREATE TABLE {self.staging} (code TEXT PRIMARY KEY, "
-                + ", ".join(c for c in _DOSSIER_COLUMNS[1:]) + ")"
+                + ", ".join(_DOSSIER_COLUMNS[1:]) + ")"
             )
 
     def __enter__(self) -> SnapshotWriter:
@@ -409,19 +421,55 @@ class SnapshotWriter:
             self.fail(str(exc) if isinstance(exc, Exception) else "Bị dừng.")
 
     def add_dossiers(self, dossiers: Iterable[Dossier]) -> int:
-        """Stage a page; a dossier seen twice in one pull keeps its last copy."""
-        rows = [dossier_row(d) for d in dossiers]
-        placeholders = ", ".join("?" * len(_DOSSIER_COLUMNS))
+        """Stage a page; a dossier seen twice in one pull keeps its last copy.
+
+        Only dossiers whose content differs from their current version are
+        staged in full; unchanged ones leave just their code, which is what
+        makes a re-pull cheap. The page also counts how many current dossiers
+        of the pull's scope it listed, so that `commit` can tell without a
+        scan whether any of them vanished.
+        """
+        fingerprints = {d.code: (d, d.content_hash()) for d in dossiers}
+        self._fingerprint_sum += sum(int(digest, 16) for _, digest in fingerprints.values())
+        keys = [hash(code) for code in fingerprints]
+        repeats = [code for code, key in zip(fingerprints, keys, strict=True)
+                   if key in self._seen_keys]
+        self._seen_keys.update(keys)
+        self._repeats = self._repeats or bool(repeats)
+        codes = json.dumps(list(fingerprints), ensure_ascii=False)
+        conn = self.store.conn
         with self.store._errors("ghi"):
-            self.store.conn.execute("BEGIN")
+            current = {
+                code: (digest, in_scope) for code, digest, in_scope in conn.execute(
+                    "SELECT code, content_hash, received_at >= :start AND received_at < :end_next"
+                    " AND (:everywhere OR agency_code IN (SELECT value FROM json_each(:scope)))"
+                    " FROM dossier_versions WHERE source = :s AND valid_to IS NULL"
+                    " AND code IN (SELECT value FROM json_each(:codes))",
+                    {**self._scope_params(), "codes": codes})
+            }
+            changed = [dossier_row(d, digest) for code, (d, digest) in fingerprints.items()
+                       if current.get(code, ("",))[0] != digest]
+            conn.execute("BEGIN")
             try:
-                self.store.conn.executemany(
-                    f"INSERT OR REPLACE INTO {self.staging} VALUES ({placeholders})", rows)
+                conn.execute(f"INSERT INTO {self.seen} SELECT value FROM json_each(?)", (codes,))
+                if repeats:  # an earlier page staged it; its last copy may be unchanged
+                    conn.executemany(f"DELETE FROM {self.staging} WHERE code = ?",
+                                     [(c,) for c in repeats])
+                conn.executemany(f"INSERT OR REPLACE INTO {self.staging} ({_COLUMN_LIST})"
+                                 f" VALUES ({_PLACEHOLDERS})", changed)
             except BaseException:
-                self.store.conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
                 raise
-            self.store.conn.execute("COMMIT")
-        return len(rows)
+            conn.execute("COMMIT")
+        self._listed += len(fingerprints)
+        self._listed_in_scope += sum(1 for _, in_scope in current.values() if in_scope)
+        return len(fingerprints)
+
+    def _scope_params(self) -> dict[str, Any]:
+        return {"n": self.id, "s": self.source, "start": self.period.start.isoformat(),
+                "end_next": (self.period.end + dt.timedelta(days=1)).isoformat(),
+                "everywhere": self.scope == "*",
+                "scope": "[]" if self.scope == "*" else self.scope}
 
     def add_aggregates(self, rows: Iterable[AggregateRow]) -> None:
         self._aggregates.extend(rows)
@@ -429,12 +477,10 @@ class SnapshotWriter:
     def add_index_scores(self, rows: Iterable[IndexScore]) -> None:
         self._scores.extend(rows)
 
-    def _content_hash(self, conn: sqlite3.Connection) -> str:
+    def _content_hash(self) -> str:
+        """Order-independent: the sum of the dossiers' fingerprints, then the rest."""
         digest = hashlib.blake2b(digest_size=16)
-        for code, content in conn.execute(
-            f"SELECT code, content_hash FROM {self.staging} ORDER BY code"
-        ):
-            digest.update(f"{code}\0{content}\n".encode())
+        digest.update(f"{self._fingerprint_sum % 2**128:032x}".encode())
         for agg in sorted(self._aggregates, key=lambda a: (a.agency.code, a.period.start)):
             digest.update(repr((agg.agency.code, agg.period.start, agg.metrics())).encode())
         for score in sorted(self._scores, key=lambda s: s.unit_id):
@@ -443,27 +489,37 @@ class SnapshotWriter:
 
     def commit(self) -> Snapshot:
         """Apply the staged pull to the version tables and mark it complete."""
-        end_next = (self.period.end + dt.timedelta(days=1)).isoformat()
-        params = {"n": self.id, "s": self.source, "start": self.period.start.isoformat(),
-                  "end_next": end_next, "scope": self.scope}
-        columns = ", ".join(_DOSSIER_COLUMNS)
+        params = self._scope_params()
         with self.store.transaction() as conn:
+            in_scope = conn.execute(
+                "SELECT count(*) FROM dossier_versions WHERE source = :s AND valid_to IS NULL"
+                " AND received_at >= :start AND received_at < :end_next"
+                " AND (:everywhere OR agency_code IN (SELECT value FROM json_each(:scope)))",
+                params).fetchone()[0]
+            count = self._listed
+            if self._repeats:
+                conn.execute(f"CREATE INDEX {self.seen}_code ON {self.seen[5:]} (code)")
+                count = conn.execute(f"SELECT count(DISTINCT code) FROM {self.seen}").fetchone()[0]
             # A changed dossier: close its current version …
             conn.execute(
                 f"UPDATE dossier_versions AS v SET valid_to = :n FROM {self.staging} AS st"
                 " WHERE v.source = :s AND v.valid_to IS NULL AND v.code = st.code"
                 " AND v.content_hash <> st.content_hash", params)
-            # … a dossier of this scope the source no longer lists: close it too …
-            conn.execute(
-                "UPDATE dossier_versions SET valid_to = :n"
-                " WHERE source = :s AND valid_to IS NULL"
-                " AND received_at >= :start AND received_at < :end_next"
-                " AND (:scope = '*' OR agency_code IN (SELECT value FROM json_each(:scope)))"
-                f" AND code NOT IN (SELECT code FROM {self.staging})", params)
+            # … a dossier of this scope the source no longer lists: close it too (the
+            # counts tell whether any vanished, sparing the scan in the usual case) …
+            if self._repeats or self._listed_in_scope != in_scope:
+                if not self._repeats:
+                    conn.execute(f"CREATE INDEX {self.seen}_code ON {self.seen[5:]} (code)")
+                conn.execute(
+                    "UPDATE dossier_versions SET valid_to = :n"
+                    " WHERE source = :s AND valid_to IS NULL"
+                    " AND received_at >= :start AND received_at < :end_next"
+                    " AND (:everywhere OR agency_code IN (SELECT value FROM json_each(:scope)))"
+                    f" AND code NOT IN (SELECT code FROM {self.seen})", params)
             # … and every new or changed dossier gets a current version.
             added = conn.execute(
-                f"INSERT INTO dossier_versions ({columns}, source, valid_from)"
-                f" SELECT {columns}, :s, :n FROM {self.staging} AS st WHERE NOT EXISTS"
+                f"INSERT INTO dossier_versions ({_COLUMN_LIST}, source, valid_from)"
+                f" SELECT {_COLUMN_LIST}, :s, :n FROM {self.staging} AS st WHERE NOT EXISTS"
                 " (SELECT 1 FROM dossier_versions AS v WHERE v.source = :s"
                 " AND v.valid_to IS NULL AND v.code = st.code)", params).rowcount
             conn.executemany(
@@ -475,13 +531,12 @@ class SnapshotWriter:
                 "INSERT INTO index_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(self.id, s.unit_id, s.name, s.agency_code, s.level, s.rank,
                   json.dumps(dict(s.groups), sort_keys=True), s.total) for s in self._scores])
-            count = conn.execute(f"SELECT count(*) FROM {self.staging}").fetchone()[0]
             conn.execute(
                 "UPDATE snapshots SET state = 'complete', finished_at = ?, dossier_count = ?,"
                 " aggregate_count = ?, index_count = ?, versions_added = ?, content_hash = ?"
                 " WHERE id = ?",
                 (iso(now_local()), count, len(self._aggregates), len(self._scores), added,
-                 self._content_hash(conn), self.id))
+                 self._content_hash(), self.id))
         self._drop_staging()
         self.result = self.store.snapshot(self.id)
         return self.result
@@ -501,3 +556,4 @@ class SnapshotWriter:
             if self.store.conn.in_transaction:
                 self.store.conn.execute("ROLLBACK")
             self.store.conn.execute(f"DROP TABLE IF EXISTS {self.staging}")
+            self.store.conn.execute(f"DROP TABLE IF EXISTS {self.seen}")

@@ -1,0 +1,77 @@
+"""Snapshot store throughput: a first pull of N dossiers, then a re-pull with 1% changed.
+
+    .venv/bin/python benchmarks/store.py [N]      (default 1,000,000)
+
+Prints dossiers per second for each pull (generation of the dossier objects
+excluded) and the database size after each. What a user would otherwise do —
+keep a full copy per pull — is shown for comparison as the size a second full
+copy would add.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import attrs
+
+from nq57sync import Period
+from nq57sync.model import VN_TZ, Agency, Dossier, Procedure
+from nq57sync_storage import Store
+
+PAGE = 10_000
+
+
+def dossiers(n: int) -> list[Dossier]:
+    agencies = [Agency(f"H31.{a:02d}", f"UBND xã số {a}") for a in range(114)]
+    procedures = [Procedure(f"1.00{1000 + p}", f"Thủ tục {p}", f"LV{p % 12:02d}") for p in range(300)]
+    base = dt.datetime(2025, 11, 1, 8, tzinfo=VN_TZ)
+    out = []
+    for i in range(n):
+        received = base + dt.timedelta(days=i % 30, minutes=i % 480)
+        out.append(Dossier(
+            code=f"{agencies[i % 114].code}-2511{1 + i % 30:02d}-{i:07d}",
+            agency=agencies[i % 114], procedure=procedures[i % 300],
+            channel=1 + i % 3, status=(2, 4, 9, 10)[i % 4], received_at=received,
+            due_at=received + dt.timedelta(days=7),
+            finished_at=received + dt.timedelta(days=3) if i % 4 >= 2 else None,
+            status_raw=str((2, 4, 9, 10)[i % 4]), channel_raw=str(1 + i % 3),
+            raw={"MaHoSo": f"{i:07d}", "TrangThaiHoSo": str((2, 4, 9, 10)[i % 4])},
+        ))
+    return out
+
+
+def timed_pull(store: Store, items: list[Dossier], period: Period) -> tuple[float, int]:
+    start = time.perf_counter()
+    with store.begin_snapshot(source="motcua", plugin="motcua", period=period) as writer:
+        for k in range(0, len(items), PAGE):
+            writer.add_dossiers(items[k:k + PAGE])
+    assert writer.result is not None
+    return time.perf_counter() - start, writer.result.versions_added
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    period = Period.parse("2025-11")
+    print(f"Generating {n:,} dossiers …", flush=True)
+    first = dossiers(n)
+    second = [attrs.evolve(d, status=10, status_raw="10", raw={**d.raw, "TrangThaiHoSo": "10"})
+              if i % 100 == 7 else d for i, d in enumerate(first)]
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
+        t1, v1 = timed_pull(store, first, period)
+        size1 = store.size_bytes()
+        t2, v2 = timed_pull(store, second, period)
+        size2 = store.size_bytes()
+    print(f"first snapshot : {t1:7.1f} s  {n / t1:10,.0f} dossiers/s  versions {v1:,}  "
+          f"db {size1 / 1e6:,.1f} MB")
+    print(f"re-snapshot 1% : {t2:7.1f} s  {n / t2:10,.0f} dossiers/s  versions {v2:,}  "
+          f"db {size2 / 1e6:,.1f} MB")
+    print(f"re-snapshot / first: time {t2 / t1:.2f}×, file growth {100 * (size2 - size1) / size1:.1f}% "
+          f"(a full copy per pull would grow it ~100%)")
+
+
+if __name__ == "__main__":
+    main()

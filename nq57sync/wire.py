@@ -1,0 +1,102 @@
+"""Small, strict readers for values as sources send them.
+
+Everything a plugin parses goes through these, so garbage always becomes the
+project's own `DataError` and never a `KeyError` or `TypeError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from nq57sync.errors import DataError
+from nq57sync.model import VN_TZ
+
+
+def mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise DataError(f"{what}: cần một đối tượng JSON, nhận được {type(value).__name__}.")
+    return value
+
+
+def array(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise DataError(f"{what}: cần một mảng JSON, nhận được {type(value).__name__}.")
+    return value
+
+
+def text(record: Mapping[str, Any], key: str, what: str, *, required: bool = False) -> str:
+    value = record.get(key)
+    if value is None or value == "":
+        if required:
+            raise DataError(f"{what}: thiếu trường {key}.")
+        return ""
+    if isinstance(value, (dict, list, bool)):
+        raise DataError(f"{what}: trường {key} phải là chuỗi.")
+    return str(value).strip()
+
+
+_VI_INT = re.compile(r"^-?\d{1,3}(\.\d{3})+$")
+
+
+def count(value: Any, what: str) -> int:
+    """A count as a number, a string ("1437") or in Vietnamese format ("1.437")."""
+    if isinstance(value, bool):
+        raise DataError(f"{what}: “{value}” không phải số đếm.")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped in ("", "-"):
+            return 0
+        if _VI_INT.match(stripped):
+            stripped = stripped.replace(".", "")
+        try:
+            return int(stripped)
+        except ValueError:
+            pass
+    raise DataError(f"{what}: “{str(value)[:30]}” không phải số đếm.")
+
+
+def score(value: Any, what: str) -> float:
+    """A score as the portal sends it ("17.50"), Vietnamese decimal comma accepted."""
+    if isinstance(value, bool):
+        raise DataError(f"{what}: “{value}” không phải điểm số.")
+    if isinstance(value, (int, float)):
+        result = float(value)
+    else:
+        try:
+            result = float(str(value).strip().replace(",", "."))
+        except ValueError:
+            raise DataError(f"{what}: “{str(value)[:30]}” không phải điểm số.") from None
+    if result != result or result in (float("inf"), float("-inf")):
+        raise DataError(f"{what}: điểm số không hữu hạn.")
+    return result
+
+
+def instant(value: Any, what: str) -> dt.datetime | None:
+    """An ISO-8601 instant with offset (or Z); a naive one is Vietnam time."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise DataError(f"{what}: ngày giờ phải là chuỗi ISO-8601.")
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise DataError(f"{what}: “{value[:40]}” không phải ngày giờ ISO-8601.") from None
+    return parsed.replace(tzinfo=VN_TZ) if parsed.tzinfo is None else parsed.astimezone(VN_TZ)
+
+
+def utc_z(value: dt.datetime) -> str:
+    """The form iGate clients send: `2025-10-31T17:00:00.000Z`."""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def day_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """A range of local calendar days as instants: 00:00:00.000 to 23:59:59.999."""
+    return (dt.datetime.combine(start, dt.time(0), VN_TZ),
+            dt.datetime.combine(end, dt.time(23, 59, 59, 999000), VN_TZ))
