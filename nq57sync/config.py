@@ -135,6 +135,9 @@ class ReconcileConfig:
     right: str = "dvcqg"
     sync_grace_hours: float = 24.0
     date_tolerance_minutes: float = 1.0
+    #: The right side is pulled this many days beyond the period on each side, so a
+    #: copy whose own date crosses the boundary is found as a date difference.
+    lookaround_days: int = 7
     rules: tuple[UserRule, ...] = ()
 
 
@@ -203,7 +206,8 @@ class Config:
             sources.append(SourceConfig(name, plugin, dict(raw), path))
 
         rec = _table(data, "reconcile", where)
-        _only(rec, {"left", "right", "sync_grace_hours", "date_tolerance_minutes", "rule"},
+        _only(rec, {"left", "right", "sync_grace_hours", "date_tolerance_minutes",
+                    "lookaround_days", "rule"},
               where, "reconcile")
         rules = []
         for raw_rule in rec.get("rule", []):
@@ -220,6 +224,8 @@ class Config:
                                     "reconcile.sync_grace_hours"),
             date_tolerance_minutes=_typed(rec.get("date_tolerance_minutes", 1.0), float, where,
                                           "reconcile.date_tolerance_minutes"),
+            lookaround_days=_typed(rec.get("lookaround_days", 7), int, where,
+                                   "reconcile.lookaround_days"),
             rules=tuple(rules),
         )
 

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from nq57sync_storage.schema import LATEST
 
 from nq57sync import vi
 from nq57sync.config import Config
 from nq57sync.errors import Nq57Error
 from nq57sync.workspace import Workspace
+from nq57sync_storage.schema import LATEST
 
 
 @attrs.frozen

@@ -133,10 +133,10 @@ def _retry_after(response: httpx.Response) -> float | None:
     if not value:
         return None
     with contextlib.suppress(ValueError):
-        return min(_MAX_RETRY_AFTER, max(0.0, float(value)))
+        return max(0.0, float(value))
     with contextlib.suppress(TypeError, ValueError):
         when = email.utils.parsedate_to_datetime(value)
-        return min(_MAX_RETRY_AFTER, max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds()))
+        return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
     return None
 
 
@@ -209,9 +209,15 @@ class SourceClient:
         data: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         auth: Authenticator | None = None,
+        client_errors: bool = False,
     ) -> httpx.Response:
-        """One logical request, retried as the source's behaviour requires."""
-        return self._attempts(method, url, service, params, data, headers, auth, lambda r: r)
+        """One logical request, retried as the source's behaviour requires.
+
+        With `client_errors`, a 4xx answer is returned for the caller to judge
+        instead of raising (a login endpoint's 401 means wrong credentials).
+        """
+        return self._attempts(method, url, service, params, data, headers, auth, lambda r: r,
+                              client_errors)
 
     def json(
         self,
@@ -237,6 +243,7 @@ class SourceClient:
         headers: Mapping[str, str] | None,
         auth: Authenticator | None,
         parse: Callable[[httpx.Response], R],
+        client_errors: bool = False,
     ) -> R:
         reauthenticated = False
         attempt = 0
@@ -267,7 +274,14 @@ class SourceClient:
                 if response.status_code in _RETRY_STATUS:
                     problem = f"HTTP {response.status_code}"
                     delay = _retry_after(response)
-                elif response.status_code >= 400:
+                    if delay is not None and delay > _MAX_RETRY_AFTER:
+                        raise SourceError(
+                            f"Dịch vụ {service} của nguồn “{self.source}” yêu cầu chờ "
+                            f"{delay:.0f} giây trước khi hỏi lại (HTTP {response.status_code}); "
+                            "có thể hạn mức truy cập trong ngày của nguồn đã hết.",
+                            source=self.source)
+                elif response.status_code >= 400 and not (client_errors
+                                                           and response.status_code < 500):
                     raise SourceError(
                         f"Dịch vụ {service} của nguồn “{self.source}” trả về lỗi HTTP "
                         f"{response.status_code}: “{first_line(response.text)}”.",
@@ -297,6 +311,14 @@ class SourceClient:
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter, capped at a minute."""
         return random.uniform(0, min(60.0, self.retry_backoff * 2**attempt))
+
+    def decode_json(self, response: httpx.Response, service: str) -> Any:
+        """The JSON of an answer already in hand, or the project's error."""
+        try:
+            return _decode_json(response)
+        except _NotJson as exc:
+            raise DataError(f"Dịch vụ {service} của nguồn “{self.source}” trả về nội dung "
+                            f"không phải JSON: “{exc.line}”.", source=self.source) from None
 
     # -- concurrency ------------------------------------------------------
 

@@ -6,12 +6,12 @@ does is one call away in Python.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pluggy
-from nq57sync_storage import Store
 
 from nq57sync.config import Config, SourceConfig
 from nq57sync.errors import ConfigError, DataError, UsageError
@@ -19,6 +19,7 @@ from nq57sync.http import RequestBudget, SourceClient
 from nq57sync.model import Snapshot
 from nq57sync.period import Period
 from nq57sync.plugins import make_plugin_manager, source_plugin_names
+from nq57sync_storage import Store
 
 #: Called with (dossiers stored so far, total announced by the source or None).
 Progress = Callable[[int, int | None], None]
@@ -114,13 +115,20 @@ class Workspace:
                 hook.nq57sync_fetch_index_scores(source=source, period=period, client=client)
                 or [])
             done = 0
-            for page in hook.nq57sync_fetch_dossiers(source=source, period=period,
-                                                     client=client) or []:
+            for page in hook.nq57sync_fetch_dossiers(
+                    source=source, period=self._fetch_period(source, period), client=client) or []:
                 done += writer.add_dossiers(page.dossiers)
                 if progress:
                     progress(done, page.total)
         assert writer.result is not None
         return writer.result
+
+    def _fetch_period(self, source: SourceConfig, period: Period) -> Period:
+        """The right side's copies are looked for beyond the period's edges."""
+        margin = dt.timedelta(days=self.config.reconcile.lookaround_days)
+        if source.name != self.config.reconcile.right or not margin:
+            return period
+        return Period(period.start - margin, period.end + margin, "range")
 
     def import_file(self, source_name: str, path: str | os.PathLike[str]) -> Snapshot:
         """Take a snapshot from an exported file of the source."""

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-from nq57sync_storage.schema import LATEST, MIGRATIONS
 
 from nq57sync.errors import StoreError, UsageError
 from nq57sync.model import (
@@ -38,6 +37,7 @@ from nq57sync.model import (
     Snapshot,
 )
 from nq57sync.period import Period
+from nq57sync_storage.schema import LATEST, MIGRATIONS
 
 _DOSSIER_COLUMNS = (
     "code", "alt_code", "agency_code", "agency_name", "procedure_code", "procedure_name",

@@ -8,9 +8,9 @@ import time
 
 import pytest
 from conftest import ROOT, cli_env, make_dossier, nq57sync_exe
-from nq57sync_storage import Store
 
 from nq57sync.package import dossier_to_package
+from nq57sync_storage import Store
 
 SUPPORT = ROOT / "tests" / "support"
 

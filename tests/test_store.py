@@ -6,11 +6,11 @@ import sqlite3
 import attrs
 import pytest
 from conftest import make_dossier
-from nq57sync_storage import Store
-from nq57sync_storage.schema import LATEST
 
 from nq57sync import Period, StoreError
 from nq57sync.model import Agency, AggregateRow, IndexScore
+from nq57sync_storage import Store
+from nq57sync_storage.schema import LATEST
 
 NOV = Period.parse("2025-11")
 

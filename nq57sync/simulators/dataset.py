@@ -94,6 +94,11 @@ class Province:
     #: (system, agency code, metric) → amount added to the published figure
     published_offsets: dict[tuple[str, str, str], int] = attrs.field(factory=dict)
     injections: list[Injection] = attrs.field(factory=list)
+    #: Bumped by `touch()` whenever the data changes, so simulators drop their caches.
+    revision: int = 0
+
+    def touch(self) -> None:
+        self.revision += 1
 
     @classmethod
     def generate(

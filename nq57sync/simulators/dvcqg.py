@@ -90,7 +90,9 @@ class DvcqgSimulator(SimServer):
             period = Period.parse(f"{year}-{month:02d}")
             if period.start > self.province.as_of.date():
                 break
-            for code, figures in sorted(self.province.published("dvcqg", period).items()):
+            published = self.cached(("monthly", period), self.province.revision,
+                                    lambda period=period: self.province.published("dvcqg", period))
+            for code, figures in sorted(published.items()):
                 rows.append({"MA_COQUAN": code, "TEN_COQUAN": self.province.agency(code).name,
                              "NAM": str(year), "THANG": str(month),
                              **{wire: str(figures[m]) for m, wire in MONTHLY_FIELDS.items()}})
@@ -100,11 +102,11 @@ class DvcqgSimulator(SimServer):
         start = dt.datetime.strptime(params["p_tungay"], "%d/%m/%Y").date()
         end = dt.datetime.strptime(params["p_denngay"], "%d/%m/%Y").date()
         agency = params.get("p_ma_dinh_danh") or ""
-        found = sorted(
+        found = self.cached(("dossiers", start, end, agency), self.province.revision, lambda: sorted(
             (d for d in self.province.portal.values()
              if d.received_at and start <= d.received_at.date() <= end
              and (not agency or d.agency.code == agency)),
-            key=lambda d: d.code)
+            key=lambda d: d.code))
         index, size = int(params.get("pageIndex", 1)), int(params.get("pageSize", 100))
         page = found[(index - 1) * size: index * size]
         return {"TOTAL": str(len(found)), "ROW": [package_record(d) for d in page]}

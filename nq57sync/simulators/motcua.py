@@ -209,13 +209,13 @@ class MotcuaSimulator(SimServer):
     def _search(self, query: dict[str, str]) -> dict[str, object]:
         start, end = _instant(query["from-accepted-date"]), _instant(query["to-accepted-date"])
         codes = set(self._agencies_under(query["agency-id"]))
-        found = sorted(
-            (item for item in self.province.onestop.values()
-             if item.dossier.agency.code in codes and item.dossier.received_at
-             and start <= item.dossier.received_at <= end),
-            key=lambda item: item.local_code)
-        return spring_page([igate_record(i) for i in found], int(query.get("page", 0)),
-                           int(query.get("size", 20)))
+        found = self.cached(("search", start, end, query["agency-id"]), self.province.revision,
+                            lambda: [igate_record(i) for i in sorted(
+                                (item for item in self.province.onestop.values()
+                                 if item.dossier.agency.code in codes and item.dossier.received_at
+                                 and start <= item.dossier.received_at <= end),
+                                key=lambda item: item.local_code)])
+        return spring_page(found, int(query.get("page", 0)), int(query.get("size", 20)))
 
     def _public_page(self, query: dict[str, str]) -> Response:
         start = dt.datetime.strptime(query["tu-ngay"], "%d/%m/%Y").date()

@@ -123,10 +123,11 @@ class Scenario:
                     planted.append(Injection(kind, edge.dossier.code, "received_at",
                                              "qua ranh giới kỳ"))
                 elif kind == "sync_pending":
-                    item = take(lambda d: d.status == Status.FINISHED and d.returned_at is None)
+                    # Returned two hours ago; DVCQG still has the previous push.
+                    item = take(finished)
                     changed = province.as_of - dt.timedelta(hours=2)
-                    set_left(item, status=Status.RETURNED, returned_at=changed, updated_at=changed,
-                             synced_at=None)
+                    set_left(item, returned_at=changed, updated_at=changed, synced_at=None)
+                    set_right(item.dossier.code, status=Status.FINISHED, returned_at=None)
                     planted.append(Injection(kind, item.dossier.code, "status"))
                     planted.append(Injection(kind, item.dossier.code, "returned_at"))
                 elif kind == "alt_code":

@@ -35,10 +35,11 @@ class Faults:
     retry_after: str = "1"
     permanent: str | None = None
     daily_budget: int | None = None   # requests the portal accepts before refusing
+    _rng: random.Random = attrs.field(init=False, repr=False)
+    _lock: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
 
     def __attrs_post_init__(self) -> None:
         self._rng = random.Random(self.seed)
-        self._lock = threading.Lock()
 
     def draw(self, allowed: tuple[str, ...]) -> str | None:
         if self.permanent:
@@ -92,12 +93,14 @@ class SimServer(abc.ABC):
         self.requests_by_path: dict[str, int] = {}
         self._log_lock = threading.Lock()
         self._budget_used = 0
+        self._cache: dict[tuple[object, ...], Any] = {}
+        self._cache_revision = -1
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _serve(self, method: str) -> None:
@@ -119,6 +122,19 @@ class SimServer(abc.ABC):
         self._httpd = ThreadingHTTPServer((host, port), Handler)
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+
+    def cached(self, key: tuple[object, ...], revision: int, compute: Any) -> Any:
+        """Memoise an expensive listing until the province's data changes."""
+        with self._log_lock:
+            if self._cache_revision != revision:
+                self._cache.clear()
+                self._cache_revision = revision
+            if key in self._cache:
+                return self._cache[key]
+        value = compute()
+        with self._log_lock:
+            self._cache[key] = value
+        return value
 
     @property
     def url(self) -> str:
