@@ -35,6 +35,7 @@ R = TypeVar("R")
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 524})
 _MAX_RETRY_AFTER = 120.0
+_MAX_REAUTHENTICATIONS = 3
 
 
 class Authenticator(Protocol):
@@ -42,8 +43,12 @@ class Authenticator(Protocol):
 
     def headers(self) -> Mapping[str, str]: ...
 
-    def refresh(self) -> None:
-        """Called once after a 401; raise AuthError if it cannot help."""
+    def refresh(self, rejected: Mapping[str, str]) -> None:
+        """Called after a 401 on a request sent with `rejected` headers.
+
+        A no-op if another thread already replaced those credentials; raise
+        AuthError if new ones cannot be had.
+        """
 
 
 class RateLimiter:
@@ -245,7 +250,7 @@ class SourceClient:
         parse: Callable[[httpx.Response], R],
         client_errors: bool = False,
     ) -> R:
-        reauthenticated = False
+        reauthentications = 0
         attempt = 0
         while True:
             self.budget.spend()
@@ -264,12 +269,14 @@ class SourceClient:
                 log.debug("%s %s %s → %s (%.0f ms)", self.source, method, service,
                           response.status_code, 1000 * (time.monotonic() - started))
                 if response.status_code == 401 and auth is not None:
-                    if reauthenticated:
+                    # An expired token: log in again and retry. Tokens shared by
+                    # concurrent requests can expire under several of them at once.
+                    if reauthentications >= _MAX_REAUTHENTICATIONS:
                         raise AuthError(
                             f"Nguồn “{self.source}” từ chối xác thực ở dịch vụ {service} "
                             "ngay cả sau khi đăng nhập lại.", source=self.source)
-                    reauthenticated = True
-                    auth.refresh()
+                    reauthentications += 1
+                    auth.refresh(all_headers)
                     continue
                 if response.status_code in _RETRY_STATUS:
                     problem = f"HTTP {response.status_code}"

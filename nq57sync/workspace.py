@@ -40,16 +40,16 @@ class Workspace:
         return cls(Config.load(path), pm)
 
     def _validate(self, source: SourceConfig) -> SourceConfig:
+        # The core's keys first, so a wrong type fails now, not in the middle of a sync.
+        for key in ("requests_per_second", "daily_request_budget", "max_concurrency",
+                    "connect_timeout", "read_timeout", "max_retries", "retry_backoff",
+                    "ca_bundle", "agencies"):
+            getattr(source, key)
         settings = self.pm.hook.nq57sync_validate_source(source=source)
         if settings is None:
             known = ", ".join(source_plugin_names(self.pm)) or "(chưa cài plugin nào)"
             raise source.config_error(
                 "plugin", f"chỉ tới plugin “{source.plugin}” chưa được cài; các plugin có: {known}")
-        # Read once so that a wrong type fails now, not in the middle of a sync.
-        for key in ("requests_per_second", "daily_request_budget", "max_concurrency",
-                    "connect_timeout", "read_timeout", "max_retries", "retry_backoff",
-                    "ca_bundle", "agencies"):
-            getattr(source, key)
         return SourceConfig(source.name, source.plugin, source.options, source.config_path,
                             dict(settings))
 

@@ -71,11 +71,15 @@ class Simulation:
     def export_environment(self) -> None:
         os.environ.update(self.environment())
 
-    def config(self, store: Path | str, **source_options: Any) -> dict[str, Any]:
-        """A configuration (as `Config.from_dict` takes it) pointing at both simulators."""
+    def config(self, store: Path | str, *, motcua: dict[str, Any] | None = None,
+               dvcqg: dict[str, Any] | None = None, **common_options: Any) -> dict[str, Any]:
+        """A configuration (as `Config.from_dict` takes it) pointing at both simulators.
+
+        `common_options` go to both sources, `motcua` and `dvcqg` to one each.
+        """
         common = {"requests_per_second": 200, "daily_request_budget": 100_000,
                   "max_concurrency": 4, "retry_backoff": 0.05, "read_timeout": 30.0,
-                  **source_options}
+                  **common_options}
         return {
             "store": {"path": str(store)},
             "source": [
@@ -83,9 +87,9 @@ class Simulation:
                  "sso_url": self.motcua.sso_url, "realm": self.motcua.realm,
                  "client_id": self.motcua.client_id, "username_env": USERNAME_ENV,
                  "password_env": PASSWORD_ENV, "root_agency_id": self.province.root_id,
-                 "public_url": self.motcua.public_url, **common},
+                 "public_url": self.motcua.public_url, **common, **(motcua or {})},
                 {"name": "dvcqg", "plugin": "dvcqg", "base_url": self.dvcqg.url,
-                 "province_id": self.dvcqg.province_id, **common},
+                 "province_id": self.dvcqg.province_id, **common, **(dvcqg or {})},
             ],
             "reconcile": {"left": "motcua", "right": "dvcqg"},
         }

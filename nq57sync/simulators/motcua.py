@@ -97,7 +97,7 @@ class MotcuaSimulator(SimServer):
         self.realm, self.client_id = realm, client_id
         self.username, self.password, self.client_secret = username, password, client_secret
         self.token_lifetime = token_lifetime
-        self._tokens: dict[str, float] = {}
+        self._tokens: dict[str, int] = {}   # access token → requests made with it
         self._refresh: set[str] = set()
         self._lock = threading.Lock()
         self.logins = 0
@@ -121,7 +121,11 @@ class MotcuaSimulator(SimServer):
             self._tokens.clear()
 
     def on_token_expiry(self, request: Request) -> Response | None:
-        if request.path.startswith(API_PREFIX):
+        """A token expires after some use, never on the first calls after it was issued."""
+        token = request.headers.get("authorization", "").partition(" ")[2]
+        with self._lock:
+            worn = self._tokens.get(token, 0) >= 3
+        if request.path.startswith(API_PREFIX) and worn:
             self.expire_tokens()
             return Response.json({"error": "invalid_token"}, 401)
         return None
@@ -153,7 +157,7 @@ class MotcuaSimulator(SimServer):
     def _issue(self) -> dict[str, object]:
         access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         with self._lock:
-            self._tokens[access] = 0.0
+            self._tokens[access] = 0
             self._refresh.add(refresh)
         return {"access_token": access, "expires_in": self.token_lifetime,
                 "refresh_token": refresh, "refresh_expires_in": 1800, "token_type": "Bearer"}
@@ -185,7 +189,10 @@ class MotcuaSimulator(SimServer):
     def _authorised(self, header: str) -> bool:
         scheme, _, token = header.partition(" ")
         with self._lock:
-            return scheme.lower() == "bearer" and token in self._tokens
+            if scheme.lower() != "bearer" or token not in self._tokens:
+                return False
+            self._tokens[token] += 1
+            return True
 
     # -- data ---------------------------------------------------------------
 

@@ -38,8 +38,10 @@ class KeycloakLogin:
                 self._obtain(prefer_refresh=self._access is not None)
             return {"Authorization": f"bearer {self._access}"}
 
-    def refresh(self) -> None:
+    def refresh(self, rejected: Mapping[str, str]) -> None:
         with self._lock:
+            if rejected.get("Authorization") != f"bearer {self._access}":
+                return  # another request already renewed the token
             self._obtain(prefer_refresh=True)
 
     def _obtain(self, *, prefer_refresh: bool) -> None:
