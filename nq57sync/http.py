@@ -330,7 +330,11 @@ class SourceClient:
     # -- concurrency ------------------------------------------------------
 
     def ordered_map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        """Apply `fn` with up to `max_concurrency` calls in flight; yield in order."""
+        """Apply `fn` with up to `max_concurrency` calls in flight; yield in order.
+
+        Up to twice that many results wait, so the pool keeps working while
+        the caller stores a page.
+        """
         if self.max_concurrency == 1:
             yield from map(fn, items)
             return
@@ -339,7 +343,7 @@ class SourceClient:
             try:
                 for item in items:
                     pending.append(pool.submit(fn, item))
-                    if len(pending) >= self.max_concurrency:
+                    if len(pending) >= 2 * self.max_concurrency:
                         yield pending.popleft().result()
                 while pending:
                     yield pending.popleft().result()
