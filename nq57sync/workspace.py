@@ -19,6 +19,7 @@ from nq57sync.http import RequestBudget, SourceClient
 from nq57sync.model import Snapshot
 from nq57sync.period import Period
 from nq57sync.plugins import make_plugin_manager, source_plugin_names
+from nq57sync.reconcile import Reconciler, ReconcileResult
 from nq57sync_storage import Store
 
 #: Called with (dossiers stored so far, total announced by the source or None).
@@ -122,6 +123,12 @@ class Workspace:
                     progress(done, page.total)
         assert writer.result is not None
         return writer.result
+
+    def reconcile(self, period: Period, *, record: bool = True) -> ReconcileResult:
+        """Compare the newest complete snapshots of `left` and `right` for the period."""
+        for name in (self.config.reconcile.left, self.config.reconcile.right):
+            self.source(name)
+        return Reconciler(self.store, self.config, self.pm).run(period, record=record)
 
     def _fetch_period(self, source: SourceConfig, period: Period) -> Period:
         """The right side's copies are looked for beyond the period's edges."""

@@ -101,6 +101,42 @@ CREATE TABLE request_budget (
     PRIMARY KEY (source, day)
 );
 """,
+    3: """
+CREATE TABLE reconcile_runs (
+    id              INTEGER PRIMARY KEY,
+    left_snapshot   INTEGER NOT NULL REFERENCES snapshots (id),
+    right_snapshot  INTEGER NOT NULL REFERENCES snapshots (id),
+    period_start    TEXT NOT NULL,
+    period_end      TEXT NOT NULL,
+    period_convention TEXT NOT NULL,
+    run_at          TEXT NOT NULL,
+    discrepancies   INTEGER NOT NULL,
+    summary         TEXT NOT NULL           -- JSON, as `reconcile --format json` prints it
+);
+
+CREATE TABLE discrepancies (
+    id              TEXT PRIMARY KEY,       -- stable: same disagreement, same id
+    left_source     TEXT NOT NULL,
+    right_source    TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    base_kind       TEXT NOT NULL,          -- the kind once the grace period is over
+    dossier_code    TEXT NOT NULL,
+    agency_code     TEXT NOT NULL,
+    procedure_code  TEXT NOT NULL,
+    field           TEXT,
+    left_value      TEXT,
+    right_value     TEXT,
+    day             TEXT NOT NULL,          -- the dossier's received day (left side's if any)
+    state           TEXT NOT NULL CHECK (state IN ('open', 'resolved')),
+    first_seen      TEXT NOT NULL,
+    last_seen       TEXT NOT NULL,
+    resolved_at     TEXT,
+    first_run       INTEGER NOT NULL REFERENCES reconcile_runs (id),
+    last_run        INTEGER NOT NULL REFERENCES reconcile_runs (id)
+);
+CREATE INDEX discrepancies_open ON discrepancies (left_source, right_source, state, day);
+CREATE INDEX discrepancies_agency ON discrepancies (agency_code, kind);
+""",
 }
 
 LATEST = max(MIGRATIONS)

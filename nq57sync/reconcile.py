@@ -1,0 +1,546 @@
+"""Reconciliation: every disagreement between two sources, dossier by dossier and figure by figure.
+
+The work is set-based: the two snapshots are read into TEMP tables of the
+store's connection, matched and compared by SQL; Python only sees the rows
+that disagree. Definitions are those of interface.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from nq57sync import vi
+from nq57sync.codes import STATUS_NAMES_VI, Status
+from nq57sync.config import Config
+from nq57sync.errors import UsageError
+from nq57sync.model import METRICS, AggregateRow, Snapshot
+from nq57sync.period import Period
+from nq57sync.rules import RuleViolation, check_rules
+from nq57sync_storage import Store
+from nq57sync_storage.store import iso, now_local
+
+KINDS = ("missing_in_right", "missing_in_left", "status_mismatch", "timeliness_mismatch",
+         "channel_mismatch", "procedure_mismatch", "agency_mismatch", "date_mismatch",
+         "sync_pending")
+DATE_FIELDS = ("received_at", "due_at", "finished_at", "returned_at")
+FIELD_NAMES_VI = {"status": "trạng thái", "timeliness": "tình trạng đúng hạn",
+                  "channel": "kênh tiếp nhận", "procedure_code": "mã thủ tục (MaTTHC)",
+                  "agency_code": "mã đơn vị (MaDinhDanh)", "received_at": "ngày tiếp nhận",
+                  "due_at": "ngày hẹn trả", "finished_at": "ngày kết thúc xử lý",
+                  "returned_at": "ngày trả kết quả"}
+TIMELINESS_VI = {"early": "trước hạn", "on_time": "đúng hạn", "late": "quá hạn",
+                 "in_time": "đang trong hạn", "overdue": "đang quá hạn"}
+
+
+@attrs.frozen
+class Discrepancy:
+    id: str
+    kind: str
+    base_kind: str
+    dossier_code: str
+    agency_code: str
+    procedure_code: str
+    field: str | None
+    left: str | None
+    right: str | None
+    day: str
+    state: str = "new"
+    first_seen: str = ""
+    action: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "dossier_code": self.dossier_code,
+                "agency_code": self.agency_code, "procedure_code": self.procedure_code,
+                "field": self.field, "left": self.left, "right": self.right,
+                "state": self.state, "first_seen": self.first_seen, "action": self.action}
+
+
+@attrs.frozen
+class AggregateComparison:
+    agency_code: str
+    metric: str
+    left: int
+    right: int
+    explained: int
+    explained_by: tuple[str, ...]
+    basis: str                      # "published" or "dossiers"
+
+    @property
+    def difference(self) -> int:
+        return self.left - self.right
+
+    @property
+    def unexplained(self) -> int:
+        return self.difference - self.explained
+
+    def as_json(self) -> dict[str, Any]:
+        return {"agency_code": self.agency_code, "metric": self.metric, "left": self.left,
+                "right": self.right, "difference": self.difference,
+                "explained_by": list(self.explained_by), "explained": self.explained,
+                "unexplained": self.unexplained, "basis": self.basis}
+
+
+@attrs.frozen
+class Impact:
+    """How an agency's shares on the right side would move if every discrepancy healed."""
+
+    agency_code: str
+    on_time_now: float | None
+    on_time_healed: float | None
+    online_now: float | None
+    online_healed: float | None
+
+    @staticmethod
+    def _points(now: float | None, healed: float | None) -> float | None:
+        return None if now is None or healed is None else round(100 * (healed - now), 2)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"agency_code": self.agency_code,
+                "on_time_share": {"now": self.on_time_now, "healed": self.on_time_healed,
+                                  "points": self._points(self.on_time_now, self.on_time_healed)},
+                "online_share": {"now": self.online_now, "healed": self.online_healed,
+                                 "points": self._points(self.online_now, self.online_healed)}}
+
+
+@attrs.frozen
+class ReconcileResult:
+    period: Period
+    left: Snapshot
+    right: Snapshot
+    run_id: int
+    left_dossiers: int
+    right_dossiers: int
+    matched: int
+    discrepancies: tuple[Discrepancy, ...]
+    resolved: tuple[Discrepancy, ...]
+    aggregates: tuple[AggregateComparison, ...]
+    rule_violations: tuple[RuleViolation, ...]
+    impact: tuple[Impact, ...]
+    notes: tuple[str, ...]
+    figures: Mapping[str, Mapping[str, Mapping[str, int]]]   # side → agency → metric
+
+    def by_kind(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for d in self.discrepancies:
+            counts[d.kind] += 1
+        return {k: counts[k] for k in KINDS if counts[k]}
+
+    def as_json(self) -> dict[str, Any]:
+        def side(s: Snapshot) -> dict[str, Any]:
+            return {"source": s.source, "snapshot": s.id,
+                    "taken_at": (s.finished_at or s.started_at).isoformat()}
+
+        return {
+            "period": self.period.as_json(),
+            "left": side(self.left), "right": side(self.right),
+            "summary": {"left_dossiers": self.left_dossiers, "right_dossiers": self.right_dossiers,
+                        "matched": self.matched, "discrepancies": len(self.discrepancies),
+                        "by_kind": self.by_kind(), "resolved": len(self.resolved)},
+            "discrepancies": [d.as_json() for d in (*self.discrepancies, *self.resolved)],
+            "aggregates": [a.as_json() for a in self.aggregates],
+            "rule_violations": [v.as_json() for v in self.rule_violations],
+            "impact": [i.as_json() for i in self.impact],
+            "notes": list(self.notes),
+        }
+
+
+def discrepancy_id(left: str, right: str, code: str, base_kind: str, field: str | None) -> str:
+    key = f"{left}|{right}|{code}|{field or base_kind}"
+    return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+
+
+def suggest(kind: str, base_kind: str, field: str | None, left: str | None, right: str | None,
+            grace_hours: float) -> str:
+    """What an officer should do first, in Vietnamese."""
+    if kind == "sync_pending":
+        return (f"Hồ sơ vừa thay đổi trong {vi.number(grace_hours)} giờ qua; chờ hệ thống tự đồng "
+                "bộ, nếu sau thời hạn này vẫn lệch thì đồng bộ lại thủ công.")
+    if base_kind == "missing_in_right":
+        return "Đồng bộ lại hồ sơ lên Cổng DVCQG: Cổng chưa có hồ sơ này."
+    if base_kind == "missing_in_left":
+        return ("Xác minh hồ sơ có trên Cổng DVCQG nhưng không có trong hệ thống Một cửa "
+                "(kiểm tra mã hồ sơ, hoặc đề nghị gỡ bản ghi thừa trên Cổng).")
+    if base_kind == "status_mismatch":
+        def name(v: str | None) -> str:
+            return STATUS_NAMES_VI.get(Status(int(v)), v or "") if v and v.isdigit() else "—"
+        return (f"Đồng bộ lại trạng thái lên Cổng DVCQG (Một cửa: “{name(left)}”, "
+                f"Cổng: “{name(right)}”); nếu Một cửa sai thì chuyển bước xử lý cho đúng trước.")
+    if base_kind == "timeliness_mismatch":
+        return (f"Đối chiếu ngày hẹn trả và thời điểm kết thúc xử lý: Một cửa tính "
+                f"“{TIMELINESS_VI.get(left or '', left or '—')}”, Cổng tính "
+                f"“{TIMELINESS_VI.get(right or '', right or '—')}”; sửa thời điểm cho đúng rồi "
+                "đồng bộ lại.")
+    label = FIELD_NAMES_VI.get(field or "", field or "")
+    return f"Sửa {label} trong hệ thống Một cửa cho đúng rồi đồng bộ lại lên Cổng DVCQG."
+
+
+# -- SQL ------------------------------------------------------------------------
+
+def _timeliness_sql(snapshot_day: str) -> str:
+    return (
+        "CASE WHEN status IN (3, 7) THEN NULL"
+        " WHEN finished_at IS NOT NULL AND due_at IS NOT NULL THEN CASE"
+        "  WHEN substr(finished_at, 1, 10) < substr(due_at, 1, 10) THEN 'early'"
+        "  WHEN substr(finished_at, 1, 10) = substr(due_at, 1, 10) THEN 'on_time' ELSE 'late' END"
+        " WHEN finished_at IS NOT NULL THEN 'on_time'"
+        f" WHEN due_at IS NOT NULL AND '{snapshot_day}' > substr(due_at, 1, 10) THEN 'overdue'"
+        " ELSE 'in_time' END"
+    )
+
+
+_COLUMNS = ("code, alt_code, agency_code, procedure_code, channel, status, received_at, due_at,"
+            " finished_at, returned_at, updated_at")
+_CHANGED = ("max(coalesce(updated_at, ''), coalesce(received_at, ''), coalesce(finished_at, ''),"
+            " coalesce(returned_at, ''))")
+
+#: Per dossier row: which metrics it counts in (recomputed-from-dossiers basis).
+_MEMBERSHIP = """
+SELECT {key} AS key, agency_code AS agency, CASE channel WHEN 2 THEN 'received_online'
+       WHEN 1 THEN 'received_direct' ELSE 'received_postal' END AS metric FROM {src}
+UNION ALL SELECT {key}, agency_code, 'received_total' FROM {src}
+UNION ALL SELECT {key}, agency_code, CASE timeliness WHEN 'early' THEN 'resolved_early'
+       WHEN 'on_time' THEN 'resolved_on_time' WHEN 'late' THEN 'resolved_late'
+       WHEN 'in_time' THEN 'pending_in_time' WHEN 'overdue' THEN 'pending_overdue'
+       ELSE CASE WHEN status = 7 THEN 'withdrawn' ELSE 'rejected' END END FROM {src}
+UNION ALL SELECT {key}, agency_code, CASE WHEN timeliness IN ('early', 'on_time', 'late')
+       THEN 'resolved_total' ELSE 'pending_total' END FROM {src}
+       WHERE timeliness IS NOT NULL
+"""
+
+
+class Reconciler:
+    """Compares the newest complete snapshots of `left` and `right` for a period."""
+
+    def __init__(self, store: Store, config: Config, pm: Any = None) -> None:
+        self.store = store
+        self.config = config
+        self.pm = pm
+
+    def newest(self, source: str, period: Period) -> Snapshot:
+        snap = self.store.latest_complete(source, period)
+        if snap is None:
+            raise UsageError(
+                f"Chưa có ảnh chụp hoàn tất của nguồn “{source}” cho kỳ {vi.date(period.start)}–"
+                f"{vi.date(period.end)}; hãy chạy: nq57sync sync --period {period.label}")
+        return snap
+
+    def run(self, period: Period, *, left: Snapshot | None = None,
+            right: Snapshot | None = None, record: bool = True) -> ReconcileResult:
+        rc = self.config.reconcile
+        left = left or self.newest(rc.left, period)
+        right = right or self.newest(rc.right, period)
+        conn = self.store.conn
+        with self.store._errors("đối chiếu"):
+            self._load(left, right, period)
+            rows = conn.execute(self._discrepancy_sql(), self._params(left, period)).fetchall()
+            counts = conn.execute(
+                "SELECT (SELECT count(*) FROM temp.rec_l),"
+                " (SELECT count(*) FROM temp.rec_r WHERE in_period),"
+                " (SELECT count(*) FROM temp.rec_pairs WHERE rid IS NOT NULL)").fetchone()
+            figures = {"left": self._figures("temp.rec_l"),
+                       "right": self._figures("(SELECT * FROM temp.rec_r WHERE in_period)")}
+            found = self._discrepancies(rows, rc.left, rc.right)
+            deltas = self._deltas(found)
+        comparisons, notes = self._compare(left, right, period, figures, found, deltas)
+        violations = check_rules(self.store, self.config, left, right, period, figures, self.pm)
+        impact = _impact(figures)
+        result = ReconcileResult(
+            period, left, right, 0, counts[0], counts[1], counts[2], tuple(found), (),
+            tuple(comparisons), tuple(violations), tuple(impact), tuple(notes), figures)
+        return self._record(result) if record else result
+
+    # -- loading and matching -------------------------------------------------
+
+    def _params(self, left: Snapshot, period: Period) -> dict[str, Any]:
+        grace = dt.timedelta(hours=self.config.reconcile.sync_grace_hours)
+        return {"tol": self.config.reconcile.date_tolerance_minutes,
+                "pending_since": iso(left.started_at - grace),
+                "start": period.start.isoformat(),
+                "end_next": (period.end + dt.timedelta(days=1)).isoformat()}
+
+    def _load(self, left: Snapshot, right: Snapshot, period: Period) -> None:
+        conn = self.store.conn
+        for table in ("rec_l", "rec_r", "rec_lall", "rec_pairs"):
+            conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        l_sql, l_params = self.store.as_of_sql(left.id, within_scope=True)
+        r_sql, r_params = self.store.as_of_sql(right.id, within_scope=False)
+        a_sql, a_params = self.store.as_of_sql(left.id, within_scope=False)
+        l_day = left.started_at.date().isoformat()
+        r_day = right.started_at.date().isoformat()
+        conn.execute(
+            f"CREATE TEMP TABLE rec_l AS SELECT {_COLUMNS}, {_timeliness_sql(l_day)} AS timeliness,"
+            f" {_CHANGED} AS changed_at FROM ({l_sql})", l_params)
+        scope = "1" if left.scope == "*" else (
+            "agency_code IN (SELECT value FROM json_each(:scope))")
+        conn.execute(
+            f"CREATE TEMP TABLE rec_r AS SELECT {_COLUMNS}, {_timeliness_sql(r_day)} AS timeliness,"
+            " received_at >= :start AND received_at < :end_next AND " + scope + " AS in_period"
+            f" FROM ({r_sql})",
+            {**r_params, "start": period.start.isoformat(),
+             "end_next": (period.end + dt.timedelta(days=1)).isoformat(),
+             **({} if left.scope == "*" else {"scope": left.scope})})
+        conn.execute(f"CREATE TEMP TABLE rec_lall AS SELECT code, alt_code FROM ({a_sql})", a_params)
+        for index in ("rec_r (code)", "rec_r (alt_code)", "rec_lall (code)", "rec_lall (alt_code)"):
+            name = index.replace(" (", "_").rstrip(")")
+            conn.execute(f"CREATE INDEX temp.{name} ON {index}")
+        conn.execute(
+            "CREATE TEMP TABLE rec_pairs AS SELECT l.rowid AS lid, coalesce("
+            " (SELECT r.rowid FROM rec_r r WHERE r.code = l.code),"
+            " (SELECT r.rowid FROM rec_r r WHERE r.alt_code = l.code LIMIT 1),"
+            " (SELECT r.rowid FROM rec_r r WHERE l.alt_code IS NOT NULL AND r.code = l.alt_code),"
+            " (SELECT r.rowid FROM rec_r r WHERE l.alt_code IS NOT NULL"
+            "  AND r.alt_code = l.alt_code LIMIT 1)) AS rid FROM rec_l l")
+        conn.execute("CREATE INDEX temp.rec_pairs_rid ON rec_pairs (rid)")
+
+    @staticmethod
+    def _discrepancy_sql() -> str:
+        fields = [
+            ("status_mismatch", "status", "CAST(l.status AS TEXT)", "CAST(r.status AS TEXT)",
+             "l.status <> r.status"),
+            ("timeliness_mismatch", "timeliness", "l.timeliness", "r.timeliness",
+             "l.timeliness IS NOT r.timeliness"),
+            ("channel_mismatch", "channel", "CAST(l.channel AS TEXT)", "CAST(r.channel AS TEXT)",
+             "l.channel <> r.channel"),
+            ("procedure_mismatch", "procedure_code", "l.procedure_code", "r.procedure_code",
+             "l.procedure_code <> r.procedure_code"),
+            ("agency_mismatch", "agency_code", "l.agency_code", "r.agency_code",
+             "l.agency_code <> r.agency_code"),
+            *(("date_mismatch", f, f"l.{f}", f"r.{f}",
+               f"(l.{f} IS NULL) <> (r.{f} IS NULL)"
+               f" OR abs(julianday(l.{f}) - julianday(r.{f})) * 1440 > :tol")
+              for f in DATE_FIELDS),
+        ]
+        pair = ("FROM rec_pairs p JOIN rec_l l ON l.rowid = p.lid"
+                " JOIN rec_r r ON r.rowid = p.rid")
+        selects = [
+            f"SELECT '{kind}', '{field}', l.code, l.agency_code, l.procedure_code,"
+            f" substr(l.received_at, 1, 10), l.changed_at >= :pending_since, {lv}, {rv}, p.lid, p.rid"
+            f" {pair} WHERE {cond}"
+            for kind, field, lv, rv, cond in fields
+        ]
+        selects.append(
+            "SELECT 'missing_in_right', NULL, l.code, l.agency_code, l.procedure_code,"
+            " substr(l.received_at, 1, 10), l.changed_at >= :pending_since, NULL, NULL, p.lid, NULL"
+            " FROM rec_pairs p JOIN rec_l l ON l.rowid = p.lid WHERE p.rid IS NULL")
+        selects.append(
+            "SELECT 'missing_in_left', NULL, r.code, r.agency_code, r.procedure_code,"
+            " substr(r.received_at, 1, 10), 0, NULL, NULL, NULL, r.rowid FROM rec_r r"
+            " WHERE r.in_period"
+            " AND NOT EXISTS (SELECT 1 FROM rec_lall a WHERE a.code = r.code)"
+            " AND NOT EXISTS (SELECT 1 FROM rec_lall a WHERE a.alt_code = r.code)"
+            " AND (r.alt_code IS NULL OR (NOT EXISTS (SELECT 1 FROM rec_lall a WHERE a.code = r.alt_code)"
+            " AND NOT EXISTS (SELECT 1 FROM rec_lall a WHERE a.alt_code = r.alt_code)))")
+        return " UNION ALL ".join(selects)
+
+    def _discrepancies(self, rows: Iterable[tuple[Any, ...]], left: str, right: str
+                       ) -> list[Discrepancy]:
+        grace = self.config.reconcile.sync_grace_hours
+        out = []
+        self._dossier_rows: dict[str, tuple[int | None, int | None]] = {}
+        for base, field, code, agency, procedure, day, pending, lv, rv, lid, rid in rows:
+            kind = "sync_pending" if pending else base
+            ident = discrepancy_id(left, right, code, base, field)
+            out.append(Discrepancy(ident, kind, base, code, agency, procedure, field, lv, rv,
+                                   day or "", action=suggest(kind, base, field, lv, rv, grace)))
+            self._dossier_rows[ident] = (lid, rid)
+        kind_order = {k: i for i, k in enumerate(KINDS)}
+        return sorted(out, key=lambda d: (kind_order[d.kind], d.agency_code, d.dossier_code,
+                                          d.field or ""))
+
+    # -- figures ----------------------------------------------------------------
+
+    def _figures(self, source: str) -> dict[str, dict[str, int]]:
+        """Standard-form figures recomputed from one side's dossiers (new receipts)."""
+        sql = _MEMBERSHIP.format(key="rowid", src=source)
+        out: dict[str, dict[str, int]] = {}
+        for agency, metric, count in self.store.conn.execute(
+                f"SELECT agency, metric, count(*) FROM ({sql}) GROUP BY agency, metric"):
+            out.setdefault(agency, dict.fromkeys(METRICS, 0))[metric] = count
+        return out
+
+    def _deltas(self, found: list[Discrepancy]) -> dict[tuple[str, str], dict[str, int]]:
+        """Per (agency, metric): each discrepancy's dossier's left-minus-right membership."""
+        lids = sorted({lid for lid, _ in self._dossier_rows.values() if lid is not None})
+        rids = sorted({rid for _, rid in self._dossier_rows.values() if rid is not None})
+        conn = self.store.conn
+        member: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
+        for side, ids, src in (("l", lids, "rec_l"), ("r", rids, "rec_r")):
+            where = "WHERE rowid IN (SELECT value FROM json_each(:ids))"
+            if side == "r":
+                where += " AND in_period"
+            sql = _MEMBERSHIP.format(key="rowid", src=f"(SELECT rowid, * FROM {src} {where})")
+            for key, agency, metric in conn.execute(sql, {"ids": json.dumps(ids)}):
+                member[(side, key)].append((agency, metric))
+        deltas: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+        seen_dossiers: set[tuple[int | None, int | None]] = set()
+        for d in found:
+            lid, rid = self._dossier_rows[d.id]
+            dossier_delta: dict[tuple[str, str], int] = defaultdict(int)
+            for cell in member.get(("l", lid), []) if lid is not None else []:
+                dossier_delta[cell] += 1
+            for cell in member.get(("r", rid), []) if rid is not None else []:
+                dossier_delta[cell] -= 1
+            first = (lid, rid) not in seen_dossiers
+            seen_dossiers.add((lid, rid))
+            for cell, amount in dossier_delta.items():
+                if amount:
+                    # A dossier with several discrepancies accounts for its difference once.
+                    slot = deltas[cell]
+                    slot[d.id] = amount if first else 0
+        return deltas
+
+    def _compare(self, left: Snapshot, right: Snapshot, period: Period,
+                 figures: Mapping[str, Mapping[str, Mapping[str, int]]],
+                 found: list[Discrepancy], deltas: Mapping[tuple[str, str], Mapping[str, int]]
+                 ) -> tuple[list[AggregateComparison], list[str]]:
+        notes: list[str] = []
+        published = {side: _published_for(self.store.aggregates(s.id), period)
+                     for side, s in (("left", left), ("right", right))}
+        if published["left"] is not None and published["right"] is not None:
+            basis, values = "published", published
+        else:
+            basis, values = "dossiers", figures
+            spans = {side: sorted({(a.period.start, a.period.end)
+                                   for a in self.store.aggregates(s.id)})
+                     for side, s in (("left", left), ("right", right))}
+            described = "; ".join(
+                f"{s.source}: " + (", ".join(f"{vi.date(a)}–{vi.date(b)}" for a, b in spans[side][:3])
+                                   or "không công bố")
+                for side, s in (("left", left), ("right", right)))
+            notes.append(
+                f"Số liệu công bố của hai nguồn không cùng kỳ ({described}) với kỳ "
+                f"{vi.date(period.start)}–{vi.date(period.end)}; không so sánh số liệu công bố mà "
+                "so sánh số liệu tính lại từ hồ sơ của từng nguồn.")
+        comparisons = []
+        agencies = sorted(set(values["left"] or {}) | set(values["right"] or {}))
+        for agency in agencies:
+            lrow = (values["left"] or {}).get(agency, {})
+            rrow = (values["right"] or {}).get(agency, {})
+            for metric in METRICS:
+                lv, rv = lrow.get(metric, 0), rrow.get(metric, 0)
+                cell = deltas.get((agency, metric), {})
+                if lv == rv and not any(cell.values()):
+                    continue
+                comparisons.append(AggregateComparison(
+                    agency, metric, lv, rv, sum(cell.values()),
+                    tuple(sorted(cell)), basis))
+        return comparisons, notes
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def _record(self, result: ReconcileResult) -> ReconcileResult:
+        rc = self.config.reconcile
+        now = iso(now_local())
+        period = result.period
+        current = {d.id: d for d in result.discrepancies}
+        with self.store.transaction() as conn:
+            run_id = conn.execute(
+                "INSERT INTO reconcile_runs (left_snapshot, right_snapshot, period_start,"
+                " period_end, period_convention, run_at, discrepancies, summary)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (result.left.id, result.right.id, period.start.isoformat(),
+                 period.end.isoformat(), period.convention, now, len(current),
+                 json.dumps(result.as_json()["summary"], ensure_ascii=False))).lastrowid
+            known = {row[0]: row for row in conn.execute(
+                "SELECT id, state, first_seen FROM discrepancies WHERE id IN"
+                " (SELECT value FROM json_each(?))", (json.dumps(list(current)),))}
+            states: dict[str, tuple[str, str]] = {}
+            for d in current.values():
+                row = known.get(d.id)
+                if row is not None and row[1] == "open":
+                    states[d.id] = ("open", row[2])
+                    conn.execute(
+                        "UPDATE discrepancies SET kind = ?, left_value = ?, right_value = ?,"
+                        " agency_code = ?, procedure_code = ?, last_seen = ?, last_run = ?"
+                        " WHERE id = ?",
+                        (d.kind, d.left, d.right, d.agency_code, d.procedure_code, now, run_id,
+                         d.id))
+                else:
+                    states[d.id] = ("new", now)
+                    conn.execute(
+                        "INSERT OR REPLACE INTO discrepancies VALUES"
+                        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, NULL, ?, ?)",
+                        (d.id, rc.left, rc.right, d.kind, d.base_kind, d.dossier_code,
+                         d.agency_code, d.procedure_code, d.field, d.left, d.right, d.day, now,
+                         now, run_id, run_id))
+            scope = "" if result.left.scope == "*" else (
+                " AND agency_code IN (SELECT value FROM json_each(:scope))")
+            gone = conn.execute(
+                "SELECT id, kind, base_kind, dossier_code, agency_code, procedure_code, field,"
+                " left_value, right_value, day, first_seen FROM discrepancies"
+                " WHERE left_source = :l AND right_source = :r AND state = 'open'"
+                " AND day >= :start AND day <= :end" + scope +
+                " AND id NOT IN (SELECT value FROM json_each(:ids))",
+                {"l": rc.left, "r": rc.right, "start": period.start.isoformat(),
+                 "end": period.end.isoformat(), "scope": result.left.scope,
+                 "ids": json.dumps(list(current))}).fetchall()
+            conn.executemany(
+                "UPDATE discrepancies SET state = 'resolved', resolved_at = ?, last_run = ?"
+                " WHERE id = ?", [(now, run_id, row[0]) for row in gone])
+        resolved = tuple(
+            Discrepancy(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], "resolved",
+                        r[10], "Đã khắc phục: hai hệ thống đã khớp.") for r in gone)
+        found = tuple(attrs.evolve(d, state=states[d.id][0], first_seen=states[d.id][1])
+                      for d in result.discrepancies)
+        return attrs.evolve(result, run_id=int(run_id or 0), discrepancies=found,
+                            resolved=resolved)
+
+
+def _published_for(rows: list[AggregateRow], period: Period
+                   ) -> dict[str, dict[str, int]] | None:
+    """One side's published figures for exactly `period`, composing calendar months.
+
+    Flows add up across months; the stock at the start (carried over) is the
+    first month's and the stocks at the end (pending) the last month's.
+    """
+    exact = [r for r in rows if r.period.same_span(period)]
+    if exact:
+        return {r.agency.code: r.metrics() for r in exact}
+    if period.convention != "calendar":
+        return None
+    months = period.calendar_months()
+    by_agency: dict[str, dict[tuple[int, int], AggregateRow]] = defaultdict(dict)
+    for r in rows:
+        if r.period.convention == "calendar" and r.period.days <= 31:
+            by_agency[r.agency.code][(r.period.start.year, r.period.start.month)] = r
+    if not by_agency or any(set(months) - set(m) for m in by_agency.values()):
+        return None
+    out = {}
+    for agency, per_month in by_agency.items():
+        chosen = [per_month[m].metrics() for m in months]
+        total = {k: sum(c[k] for c in chosen) for k in METRICS}
+        total["carried_over"] = chosen[0]["carried_over"]
+        for stock in ("pending_in_time", "pending_overdue", "pending_total"):
+            total[stock] = chosen[-1][stock]
+        total["received_total"] = (total["carried_over"] + total["received_online"]
+                                   + total["received_direct"] + total["received_postal"])
+        out[agency] = total
+    return out
+
+
+def _impact(figures: Mapping[str, Mapping[str, Mapping[str, int]]]) -> list[Impact]:
+    def shares(row: Mapping[str, int] | None) -> tuple[float | None, float | None]:
+        if not row:
+            return None, None
+        new = row["received_online"] + row["received_direct"] + row["received_postal"]
+        return (vi.share(row["resolved_early"] + row["resolved_on_time"], row["resolved_total"]),
+                vi.share(row["received_online"], new))
+
+    out = []
+    for agency in sorted(set(figures["left"]) | set(figures["right"])):
+        on_now, online_now = shares(figures["right"].get(agency))
+        on_healed, online_healed = shares(figures["left"].get(agency))
+        out.append(Impact(agency, _round(on_now), _round(on_healed), _round(online_now),
+                          _round(online_healed)))
+    return out
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
