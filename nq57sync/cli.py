@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from nq57sync import vi
-from nq57sync.errors import Nq57Error
+from nq57sync.errors import Nq57Error, UsageError
 from nq57sync.model import Snapshot
 from nq57sync.period import Period
 from nq57sync.workspace import Workspace
@@ -149,6 +149,45 @@ def snapshots(source: str | None, limit: int, config_path: Path, as_json: bool) 
                 vi.number(s.dossier_count), vi.number(s.versions_added), s.error or "",
             )
         console.print(table)
+
+
+CSV_COLUMNS = ("id", "kind", "dossier_code", "agency_code", "procedure_code", "field", "left",
+               "right", "state", "first_seen", "action")
+
+
+@cli.command()
+@click.option("--period", "period", required=True, type=period_type,
+              help="Kỳ: 2025-11, 2025-11@nd09, 2025-Q4, 2025, 2025-11-01..2025-11-30.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="Dạng kết quả.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Ghi kết quả vào tệp thay vì màn hình.")
+@click.option("--exit-code", "exit_code", is_flag=True,
+              help="Thoát với mã 1 khi có sai lệch.")
+@config_option
+def reconcile(period: Period, fmt: str, output: Path | None, exit_code: bool,
+              config_path: Path) -> None:
+    """Đối chiếu ảnh chụp mới nhất của hai nguồn cho một kỳ."""
+    from nq57sync.reconcile_view import render_csv, render_table
+
+    with Workspace.from_config(config_path) as ws:
+        result = ws.reconcile(period)
+    if fmt == "json":
+        text = json.dumps(result.as_json(), ensure_ascii=False, indent=2) + "\n"
+    elif fmt == "csv":
+        text = render_csv(result, CSV_COLUMNS)
+    else:
+        text = render_table(result, width=None if output is None else 160)
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"Không ghi được tệp {output}: {exc.strerror or exc}.") from None
+        console.print(f"Đã ghi kết quả đối chiếu vào {output}.", highlight=False)
+    else:
+        click.echo(text, nl=False)
+    if exit_code and result.discrepancies:
+        sys.exit(1)
 
 
 @cli.command()

@@ -1,0 +1,184 @@
+"""Reconciliation end to end: both simulators, every kind planted, the exact JSON."""
+
+import json
+import subprocess
+
+import attrs
+import pytest
+from conftest import nq57sync_exe
+from sim import simulation, workspace
+
+from nq57sync import ConfigError, Period
+from nq57sync.codes import Status
+from nq57sync.reconcile import discrepancy_id
+
+# `sync_pending` depends on the age of a change, so these tests run on today's clock.
+NOW = {"as_of": None}
+
+
+def expected_records(sim):
+    """The discrepancy records the planted scenario must produce, from the data itself."""
+    left = {c: i.dossier for c, i in sim.province.onestop.items()}
+    right = sim.province.portal
+    out = []
+    for inj in sim.injections:
+        if inj.kind in ("alt_code", "published_vs_dossiers"):
+            continue
+        field = inj.field
+        lv = rv = None
+        if inj.kind in ("missing_in_right", "missing_in_left"):
+            d = right[inj.code] if inj.kind == "missing_in_left" else left[inj.code]
+            agency, procedure = d.agency.code, d.procedure.code
+        else:
+            ld, rd = left[inj.code], right[inj.code]
+            agency, procedure = ld.agency.code, ld.procedure.code
+            if field == "status":
+                lv, rv = str(int(ld.status)), str(int(rd.status))
+            elif field == "timeliness":
+                lv, rv = "on_time", "late"
+            elif field in ("channel",):
+                lv, rv = str(int(ld.channel)), str(int(rd.channel))
+            elif field == "procedure_code":
+                lv, rv = ld.procedure.code, rd.procedure.code
+            elif field == "agency_code":
+                lv, rv = ld.agency.code, rd.agency.code
+            else:
+                lv = None if getattr(ld, field) is None else getattr(ld, field).isoformat()
+                rv = None if getattr(rd, field) is None else getattr(rd, field).isoformat()
+        base = {"sync_pending": "status_mismatch" if field == "status" else "date_mismatch"}.get(
+            inj.kind, inj.kind)
+        out.append({"id": discrepancy_id("motcua", "dvcqg", inj.code, base, field),
+                    "kind": inj.kind, "dossier_code": inj.code, "agency_code": agency,
+                    "procedure_code": procedure, "field": field, "left": lv, "right": rv,
+                    "state": "new"})
+    return sorted(out, key=lambda r: r["id"])
+
+
+def test_every_kind_planted_is_reported_exactly(tmp_path, monkeypatch):
+    with simulation(monkeypatch, **NOW, agencies=12) as sim:
+        ws = workspace(sim, tmp_path / "s.db")
+        left, right = ws.sync(sim.period)
+        result = ws.reconcile(sim.period).as_json()
+        got = sorted(({k: v for k, v in d.items() if k not in ("first_seen", "action")}
+                      for d in result["discrepancies"]), key=lambda r: r["id"])
+        assert got == expected_records(sim)
+        assert all(d["action"] and d["first_seen"] for d in result["discrepancies"])
+        assert result["period"] == {"start": sim.period.start.isoformat(),
+                                    "end": sim.period.end.isoformat(), "convention": "calendar"}
+        assert (result["left"]["snapshot"], result["right"]["snapshot"]) == (left.id, right.id)
+        summary = result["summary"]
+        assert summary["discrepancies"] == len(got) == sum(summary["by_kind"].values())
+        assert set(summary["by_kind"]) == {
+            "missing_in_right", "missing_in_left", "status_mismatch", "timeliness_mismatch",
+            "channel_mismatch", "procedure_mismatch", "agency_mismatch", "date_mismatch",
+            "sync_pending"}
+        # The published figures planted wrong are caught by the arithmetic rules.
+        rules = {(v["rule"], v["source"], v["agency_code"]) for v in result["rule_violations"]}
+        planted = [i for i in sim.injections if i.kind == "published_vs_dossiers"]
+        dvcqg_online = next(i for i in planted if i.note == "dvcqg")
+        assert ("published_vs_dossiers", "dvcqg", dvcqg_online.code) in rules
+        assert ("received_parts", "dvcqg", dvcqg_online.code) in rules
+        motcua_late = next(i for i in planted if i.note == "motcua")
+        assert ("received_balance", "motcua", motcua_late.code) in rules
+        # Published figures of the same calendar month are compared, with explanations.
+        ids = {d["id"] for d in result["discrepancies"]}
+        for a in result["aggregates"]:
+            assert a["basis"] == "published"
+            assert a["difference"] == a["left"] - a["right"] == a["explained"] + a["unexplained"]
+            assert set(a["explained_by"]) <= ids
+        missing = next(d for d in result["discrepancies"] if d["kind"] == "missing_in_right")
+        cell = next(a for a in result["aggregates"] if a["agency_code"] == missing["agency_code"]
+                    and a["metric"] == "received_total")
+        assert missing["id"] in cell["explained_by"]
+
+
+def test_lifecycle_keeps_ids_and_resolves_what_was_healed(tmp_path, monkeypatch):
+    with simulation(monkeypatch, **NOW) as sim:
+        ws = workspace(sim, tmp_path / "s.db")
+        ws.sync(sim.period)
+        first = ws.reconcile(sim.period)
+        second = ws.reconcile(sim.period)
+        assert [d.id for d in first.discrepancies] == [d.id for d in second.discrepancies]
+        assert {d.state for d in second.discrepancies} == {"open"}
+        assert all(a.first_seen == b.first_seen
+                   for a, b in zip(first.discrepancies, second.discrepancies, strict=True))
+        # An officer pushes one dossier again: its copy on DVCQG now agrees.
+        healed = next(d for d in first.discrepancies if d.kind == "channel_mismatch")
+        truth = sim.province.onestop[healed.dossier_code].dossier
+        sim.province.portal[healed.dossier_code] = attrs.evolve(
+            sim.province.portal[healed.dossier_code], channel=truth.channel)
+        sim.province.touch()
+        ws.sync(sim.period, "dvcqg")
+        third = ws.reconcile(sim.period)
+        assert [d.id for d in third.resolved] == [healed.id]
+        assert third.resolved[0].state == "resolved"
+        assert healed.id not in {d.id for d in third.discrepancies}
+        assert len(third.discrepancies) == len(first.discrepancies) - 1
+
+
+def test_different_period_conventions_are_not_compared_as_published(tmp_path, monkeypatch):
+    with simulation(monkeypatch, **NOW) as sim:
+        ws = workspace(sim, tmp_path / "s.db")
+        nd09 = Period.parse(f"{sim.period.end:%Y-%m}@nd09")
+        ws.sync(nd09)
+        result = ws.reconcile(nd09)
+        assert result.notes and "không cùng kỳ" in result.notes[0]
+        assert {a.basis for a in result.aggregates} == {"dossiers"}
+        assert all(a.unexplained == 0 for a in result.aggregates)
+
+
+def test_user_rules_from_the_configuration(tmp_path, monkeypatch):
+    with simulation(monkeypatch) as sim:
+        ws = workspace(sim, tmp_path / "s.db", reconcile={"rule": [
+            {"name": "it_truc_tuyen", "expression": "received_online >= 10 * received_total"},
+            {"name": "dung_sai", "expression": "received_total == received_total + 1",
+             "tolerance": 1}]})
+        ws.sync(sim.period)
+        names = {v.rule for v in ws.reconcile(sim.period).rule_violations}
+        assert "it_truc_tuyen" in names and "dung_sai" not in names
+        bad = workspace(sim, tmp_path / "b.db", reconcile={"rule": [
+            {"name": "sai", "expression": "__import__('os')"}]})
+        bad.sync(sim.period, "motcua")
+        bad.sync(sim.period, "dvcqg")
+        with pytest.raises(ConfigError, match="Quy tắc “sai”"):
+            bad.reconcile(sim.period)
+
+
+def test_reconcile_command_formats_and_exit_code(tmp_path, monkeypatch):
+    with simulation(monkeypatch, **NOW) as sim:
+        config = sim.config(tmp_path / "s.db")
+        lines = ['[store]', f'path = "{tmp_path / "s.db"}"', '[reconcile]',
+                 'left = "motcua"', 'right = "dvcqg"']
+        for source in config["source"]:
+            lines.append("[[source]]")
+            lines += [f"{k} = {json.dumps(v)}" for k, v in source.items()]
+        (tmp_path / "nq57sync.toml").write_text("\n".join(lines), encoding="utf-8")
+        env = {**__import__("os").environ, **sim.environment(), "COLUMNS": "200"}
+
+        def run(*args):
+            return subprocess.run([nq57sync_exe(), *args], cwd=tmp_path, env=env,
+                                  capture_output=True, text=True, timeout=120)
+
+        assert run("sync", "--period", sim.period.label).returncode == 0
+        as_json = run("reconcile", "--period", sim.period.label, "--format", "json")
+        assert as_json.returncode == 0
+        data = json.loads(as_json.stdout)
+        assert data["summary"]["discrepancies"] == len(data["discrepancies"]) > 0
+        table = run("reconcile", "--period", sim.period.label)
+        assert "Sai lệch theo loại" in table.stdout and "Lệch trạng thái" in table.stdout
+        csv_out = run("reconcile", "--period", sim.period.label, "--format", "csv", "--output",
+                      "sai-lech.csv", "--exit-code")
+        assert csv_out.returncode == 1
+        rows = (tmp_path / "sai-lech.csv").read_text(encoding="utf-8").splitlines()
+        assert rows[0].startswith("id,kind,dossier_code") and len(rows) == len(data["discrepancies"]) + 1
+        missing = run("reconcile", "--period", "2024-01")
+        assert missing.returncode == 2 and "Chưa có ảnh chụp hoàn tất" in missing.stderr
+
+
+def test_status_codes_in_actions_are_named_in_vietnamese(tmp_path, monkeypatch):
+    with simulation(monkeypatch, **NOW) as sim:
+        ws = workspace(sim, tmp_path / "s.db")
+        ws.sync(sim.period)
+        status = next(d for d in ws.reconcile(sim.period).discrepancies
+                      if d.kind == "status_mismatch")
+        assert "Đã trả kết quả" in status.action and Status(int(status.right))

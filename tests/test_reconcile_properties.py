@@ -1,0 +1,150 @@
+"""Reconciliation invariants, on generated pairs of snapshots in a real SQLite store."""
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import attrs
+from conftest import make_dossier
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nq57sync import Config, Period
+from nq57sync.codes import Channel, Status
+from nq57sync.model import VN_TZ, Agency, Procedure
+from nq57sync.reconcile import Reconciler
+from nq57sync_storage import Store
+
+NOV = Period.parse("2025-11")
+INJECTABLE = ("missing_in_right", "missing_in_left", "status", "channel", "procedure", "agency",
+              "returned_at", "timeliness", "sync_pending")
+
+
+def base_dossiers(n: int) -> list:
+    """Dossiers whose left side is returned early, so every injection stays clean."""
+    out = []
+    for i in range(n):
+        d = make_dossier(i)
+        finished = d.received_at + dt.timedelta(days=1)
+        out.append(attrs.evolve(d, status=Status.RETURNED, finished_at=finished,
+                                returned_at=finished + dt.timedelta(hours=2),
+                                updated_at=finished + dt.timedelta(hours=2)))
+    return out
+
+
+def inject(left: list, plan: list[tuple[int, str]]) -> tuple[list, list, set]:
+    """Spoil the right copies; return both sides and the (kind, code, field) expected."""
+    right = {d.code: d for d in left}
+    left = list(left)
+    expected = set()
+    for index, what in plan:
+        d = left[index]
+        if what == "missing_in_right":
+            del right[d.code]
+            expected.add(("missing_in_right", d.code, None))
+        elif what == "missing_in_left":
+            ghost = attrs.evolve(d, code=d.code + "-X")
+            right[ghost.code] = ghost
+            expected.add(("missing_in_left", ghost.code, None))
+        elif what == "status":
+            right[d.code] = attrs.evolve(right[d.code], status=Status.FINISHED)
+            expected.add(("status_mismatch", d.code, "status"))
+        elif what == "channel":
+            other = Channel.ONLINE if d.channel != Channel.ONLINE else Channel.DIRECT
+            right[d.code] = attrs.evolve(right[d.code], channel=other)
+            expected.add(("channel_mismatch", d.code, "channel"))
+        elif what == "procedure":
+            right[d.code] = attrs.evolve(right[d.code], procedure=Procedure("9.999999", "Khác"))
+            expected.add(("procedure_mismatch", d.code, "procedure_code"))
+        elif what == "agency":
+            right[d.code] = attrs.evolve(right[d.code], agency=Agency("H31.99", "Khác"))
+            expected.add(("agency_mismatch", d.code, "agency_code"))
+        elif what == "returned_at":
+            right[d.code] = attrs.evolve(right[d.code],
+                                         returned_at=d.returned_at + dt.timedelta(hours=5))
+            expected.add(("date_mismatch", d.code, "returned_at"))
+        elif what == "timeliness":
+            due_end = dt.datetime.combine(d.due_at.date(), dt.time(23, 59, 50), VN_TZ)
+            left[index] = d = attrs.evolve(d, finished_at=due_end)
+            right[d.code] = attrs.evolve(d, finished_at=due_end + dt.timedelta(seconds=40))
+            expected.add(("timeliness_mismatch", d.code, "timeliness"))
+        elif what == "sync_pending":
+            recent = dt.datetime.now(VN_TZ) - dt.timedelta(hours=1)
+            left[index] = d = attrs.evolve(d, status=Status.RETURNED, updated_at=recent)
+            right[d.code] = attrs.evolve(d, status=Status.FINISHED)
+            expected.add(("sync_pending", d.code, "status"))
+    return left, list(right.values()), expected
+
+
+def reconcile(store: Store, left: list, right: list, *, swap: bool = False):
+    for source, dossiers in (("L", left), ("R", right)):
+        with store.begin_snapshot(source=source, plugin="test", period=NOV) as writer:
+            writer.add_dossiers(dossiers)
+    config = Config.from_dict({"reconcile": {"left": "R" if swap else "L",
+                                             "right": "L" if swap else "R"}})
+    return Reconciler(store, config).run(NOV, record=False)
+
+
+def found(result) -> set:
+    return {(d.kind, d.dossier_code, d.field) for d in result.discrepancies}
+
+
+plans = st.integers(5, 40).flatmap(lambda n: st.tuples(
+    st.just(n),
+    st.lists(st.tuples(st.integers(0, n - 1), st.sampled_from(INJECTABLE)), max_size=8,
+             unique_by=lambda t: t[0])))
+SETTINGS = settings(max_examples=40, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(st.integers(1, 60), st.data())
+def test_a_snapshot_reconciled_with_itself_finds_nothing(n, data):
+    dossiers = [make_dossier(i) for i in range(n)]
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "s.db") as store:
+        result = reconcile(store, dossiers, dossiers)
+    assert result.discrepancies == () and result.aggregates == ()
+    assert result.matched == result.left_dossiers == result.right_dossiers == n
+
+
+@SETTINGS
+@given(plans)
+def test_every_injected_difference_is_found_with_its_kind_and_nothing_else(plan):
+    n, changes = plan
+    left, right, expected = inject(base_dossiers(n), changes)
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "s.db") as store:
+        result = reconcile(store, left, right)
+    assert found(result) == expected
+
+
+@SETTINGS
+@given(plans.filter(lambda p: all(w != "sync_pending" for _, w in p[1])))
+def test_swapping_sides_swaps_missing_kinds_and_nothing_else(plan):
+    n, changes = plan
+    left, right, _ = inject(base_dossiers(n), changes)
+    with tempfile.TemporaryDirectory() as tmp:
+        with Store(Path(tmp) / "a.db") as store:
+            forward = reconcile(store, left, right)
+        with Store(Path(tmp) / "b.db") as store:
+            backward = reconcile(store, left, right, swap=True)
+    swap = {"missing_in_left": "missing_in_right", "missing_in_right": "missing_in_left"}
+    assert {(swap.get(k, k), c, f) for k, c, f in found(forward)} == found(backward)
+    values = {(d.dossier_code, d.field): (d.left, d.right) for d in forward.discrepancies}
+    assert {(d.dossier_code, d.field): (d.right, d.left) for d in backward.discrepancies} == values
+
+
+@SETTINGS
+@given(plans)
+def test_each_figure_difference_is_explained_by_its_dossiers(plan):
+    n, changes = plan
+    left, right, _ = inject(base_dossiers(n), changes)
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "s.db") as store:
+        result = reconcile(store, left, right)
+    ids = {d.id for d in result.discrepancies}
+    for comparison in result.aggregates:
+        assert comparison.difference == comparison.explained + comparison.unexplained
+        # Figures recomputed from dossiers are explained entirely by dossier discrepancies.
+        assert comparison.basis == "dossiers" and comparison.unexplained == 0
+        assert set(comparison.explained_by) <= ids and comparison.explained_by
+    if not changes:
+        assert result.aggregates == ()
