@@ -191,6 +191,24 @@ def suggest(kind: str, base_kind: str, field: str | None, left: str | None, righ
 
 # -- SQL ------------------------------------------------------------------------
 
+#: (kind, field, left value, right value, differs) for a matched pair `l`, `r`.
+PAIR_FIELDS = (
+    ("status_mismatch", "status", "CAST(l.status AS TEXT)", "CAST(r.status AS TEXT)",
+     "l.status <> r.status"),
+    ("timeliness_mismatch", "timeliness", "l.timeliness", "r.timeliness",
+     "l.timeliness IS NOT r.timeliness"),
+    ("channel_mismatch", "channel", "CAST(l.channel AS TEXT)", "CAST(r.channel AS TEXT)",
+     "l.channel <> r.channel"),
+    ("procedure_mismatch", "procedure_code", "l.procedure_code", "r.procedure_code",
+     "l.procedure_code <> r.procedure_code"),
+    ("agency_mismatch", "agency_code", "l.agency_code", "r.agency_code",
+     "l.agency_code <> r.agency_code"),
+    *(("date_mismatch", f, f"l.{f}", f"r.{f}",
+       f"(l.{f} IS NULL) <> (r.{f} IS NULL)"
+       f" OR abs(julianday(l.{f}) - julianday(r.{f})) * 1440 > :tol")
+      for f in DATE_FIELDS),
+)
+
 def _timeliness_sql(snapshot_day: str) -> str:
     return (
         "CASE WHEN status IN (3, 7) THEN NULL"
@@ -207,6 +225,15 @@ _COLUMNS = ("code, alt_code, agency_code, procedure_code, channel, status, recei
             " finished_at, returned_at, updated_at")
 _CHANGED = ("max(coalesce(updated_at, ''), coalesce(received_at, ''), coalesce(finished_at, ''),"
             " coalesce(returned_at, ''))")
+
+#: One pass per side: every metric of `model.METRICS`, in order, as a sum.
+_FIGURE_SUMS = ", ".join([
+    "0", "sum(channel = 2)", "sum(channel = 1)", "sum(channel = 3)", "count(*)",
+    "sum(timeliness = 'early')", "sum(timeliness = 'on_time')", "sum(timeliness = 'late')",
+    "sum(timeliness IN ('early', 'on_time', 'late'))", "sum(timeliness = 'in_time')",
+    "sum(timeliness = 'overdue')", "sum(timeliness IN ('in_time', 'overdue'))",
+    "sum(timeliness IS NULL AND status = 7)", "sum(timeliness IS NULL AND status <> 7)",
+])
 
 #: Per dossier row: which metrics it counts in (recomputed-from-dossiers basis).
 _MEMBERSHIP = """
@@ -247,7 +274,10 @@ class Reconciler:
         conn = self.store.conn
         with self.store._errors("đối chiếu"):
             self._load(left, right, period)
-            rows = conn.execute(self._discrepancy_sql(), self._params(left, period)).fetchall()
+            pairs_sql, missing_sql = self._discrepancy_sql()
+            params = self._params(left, period)
+            rows = self._unpack(conn.execute(pairs_sql, params).fetchall()
+                                + conn.execute(missing_sql, params).fetchall())
             counts = conn.execute(
                 "SELECT (SELECT count(*) FROM temp.rec_l),"
                 " (SELECT count(*) FROM temp.rec_r WHERE in_period),"
@@ -309,43 +339,48 @@ class Reconciler:
 
     @staticmethod
     def _discrepancy_sql() -> str:
-        fields = [
-            ("status_mismatch", "status", "CAST(l.status AS TEXT)", "CAST(r.status AS TEXT)",
-             "l.status <> r.status"),
-            ("timeliness_mismatch", "timeliness", "l.timeliness", "r.timeliness",
-             "l.timeliness IS NOT r.timeliness"),
-            ("channel_mismatch", "channel", "CAST(l.channel AS TEXT)", "CAST(r.channel AS TEXT)",
-             "l.channel <> r.channel"),
-            ("procedure_mismatch", "procedure_code", "l.procedure_code", "r.procedure_code",
-             "l.procedure_code <> r.procedure_code"),
-            ("agency_mismatch", "agency_code", "l.agency_code", "r.agency_code",
-             "l.agency_code <> r.agency_code"),
-            *(("date_mismatch", f, f"l.{f}", f"r.{f}",
-               f"(l.{f} IS NULL) <> (r.{f} IS NULL)"
-               f" OR abs(julianday(l.{f}) - julianday(r.{f})) * 1440 > :tol")
-              for f in DATE_FIELDS),
-        ]
-        pair = ("FROM rec_pairs p JOIN rec_l l ON l.rowid = p.lid"
-                " JOIN rec_r r ON r.rowid = p.rid")
-        selects = [
-            f"SELECT '{kind}', '{field}', l.code, l.agency_code, l.procedure_code,"
-            f" substr(l.received_at, 1, 10), l.changed_at >= :pending_since, {lv}, {rv}, p.lid, p.rid"
-            f" {pair} WHERE {cond}"
-            for kind, field, lv, rv, cond in fields
-        ]
-        selects.append(
+        """One pass over the matched pairs (flags per field), plus the two missing kinds.
+
+        Each row: base kind, field, code, agency, procedure, day, pending, left, right,
+        left row id, right row id. A matched pair arrives once with kind `pair` and
+        its per-field flags and values packed, and `_discrepancies` unpacks it.
+        """
+        flags = ", ".join(f"{cond} AS f{i}, {lv} AS l{i}, {rv} AS r{i}"
+                          for i, (_, _, lv, rv, cond) in enumerate(PAIR_FIELDS))
+        any_flag = " OR ".join(f"({cond})" for *_, cond in PAIR_FIELDS)
+        return (
+            "SELECT 'pair', NULL, l.code, l.agency_code, l.procedure_code,"
+            " substr(l.received_at, 1, 10), l.changed_at >= :pending_since, NULL, NULL,"
+            f" p.lid, p.rid, {flags}"
+            " FROM rec_pairs p JOIN rec_l l ON l.rowid = p.lid JOIN rec_r r ON r.rowid = p.rid"
+            f" WHERE {any_flag}"
+        ), (
             "SELECT 'missing_in_right', NULL, l.code, l.agency_code, l.procedure_code,"
-            " substr(l.received_at, 1, 10), l.changed_at >= :pending_since, NULL, NULL, p.lid, NULL"
-            " FROM rec_pairs p JOIN rec_l l ON l.rowid = p.lid WHERE p.rid IS NULL")
-        selects.append(
+            " substr(l.received_at, 1, 10), l.changed_at >= :pending_since, NULL, NULL, p.lid,"
+            " NULL FROM rec_pairs p JOIN rec_l l ON l.rowid = p.lid WHERE p.rid IS NULL"
+            " UNION ALL "
             "SELECT 'missing_in_left', NULL, r.code, r.agency_code, r.procedure_code,"
             " substr(r.received_at, 1, 10), 0, NULL, NULL, NULL, r.rowid FROM rec_r r"
-            " WHERE r.in_period"
+            " WHERE r.in_period AND r.rowid NOT IN (SELECT rid FROM rec_pairs WHERE rid IS NOT NULL)"
             " AND NOT EXISTS (SELECT 1 FROM rec_lall a WHERE a.code = r.code)"
             " AND NOT EXISTS (SELECT 1 FROM rec_lall a WHERE a.alt_code = r.code)"
             " AND (r.alt_code IS NULL OR (NOT EXISTS (SELECT 1 FROM rec_lall a WHERE a.code = r.alt_code)"
-            " AND NOT EXISTS (SELECT 1 FROM rec_lall a WHERE a.alt_code = r.alt_code)))")
-        return " UNION ALL ".join(selects)
+            " AND NOT EXISTS (SELECT 1 FROM rec_lall a WHERE a.alt_code = r.alt_code)))"
+        )
+
+    @staticmethod
+    def _unpack(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        out = []
+        for row in rows:
+            if row[0] != "pair":
+                out.append(row)
+                continue
+            head, packed = row[:11], row[11:]
+            for i, (kind, field, *_) in enumerate(PAIR_FIELDS):
+                if packed[3 * i]:
+                    out.append((kind, field, *head[2:7], packed[3 * i + 1], packed[3 * i + 2],
+                                *head[9:11]))
+        return out
 
     def _discrepancies(self, rows: Iterable[tuple[Any, ...]], left: str, right: str
                        ) -> list[Discrepancy]:
@@ -366,11 +401,10 @@ class Reconciler:
 
     def _figures(self, source: str) -> dict[str, dict[str, int]]:
         """Standard-form figures recomputed from one side's dossiers (new receipts)."""
-        sql = _MEMBERSHIP.format(key="rowid", src=source)
         out: dict[str, dict[str, int]] = {}
-        for agency, metric, count in self.store.conn.execute(
-                f"SELECT agency, metric, count(*) FROM ({sql}) GROUP BY agency, metric"):
-            out.setdefault(agency, dict.fromkeys(METRICS, 0))[metric] = count
+        for agency, *counts in self.store.conn.execute(
+                f"SELECT agency_code, {_FIGURE_SUMS} FROM {source} GROUP BY agency_code"):
+            out[agency] = dict(zip(METRICS, counts, strict=True))
         return out
 
     def _deltas(self, found: list[Discrepancy]) -> dict[tuple[str, str], dict[str, int]]:
