@@ -203,9 +203,10 @@ PAIR_FIELDS = (
      "l.procedure_code <> r.procedure_code"),
     ("agency_mismatch", "agency_code", "l.agency_code", "r.agency_code",
      "l.agency_code <> r.agency_code"),
+    # Equal text first: parsing dates is the expensive part and rarely needed.
     *(("date_mismatch", f, f"l.{f}", f"r.{f}",
-       f"(l.{f} IS NULL) <> (r.{f} IS NULL)"
-       f" OR abs(julianday(l.{f}) - julianday(r.{f})) * 1440 > :tol")
+       f"l.{f} IS NOT r.{f} AND ((l.{f} IS NULL) <> (r.{f} IS NULL)"
+       f" OR abs(julianday(l.{f}) - julianday(r.{f})) * 1440 > :tol)")
       for f in DATE_FIELDS),
 )
 
@@ -325,16 +326,22 @@ class Reconciler:
              "end_next": (period.end + dt.timedelta(days=1)).isoformat(),
              **({} if left.scope == "*" else {"scope": left.scope})})
         conn.execute(f"CREATE TEMP TABLE rec_lall AS SELECT code, alt_code FROM ({a_sql})", a_params)
-        for index in ("rec_r (code)", "rec_r (alt_code)", "rec_lall (code)", "rec_lall (alt_code)"):
-            name = index.replace(" (", "_").rstrip(")")
-            conn.execute(f"CREATE INDEX temp.{name} ON {index}")
+        for table in ("rec_r", "rec_lall"):
+            conn.execute(f"CREATE INDEX temp.{table}_code ON {table} (code)")
+            conn.execute(f"CREATE INDEX temp.{table}_alt ON {table} (alt_code)"
+                         " WHERE alt_code IS NOT NULL")
+        # Match by national code; only the unmatched try the other codes.
         conn.execute(
-            "CREATE TEMP TABLE rec_pairs AS SELECT l.rowid AS lid, coalesce("
-            " (SELECT r.rowid FROM rec_r r WHERE r.code = l.code),"
-            " (SELECT r.rowid FROM rec_r r WHERE r.alt_code = l.code LIMIT 1),"
+            "CREATE TEMP TABLE rec_pairs AS SELECT l.rowid AS lid, r.rowid AS rid"
+            " FROM rec_l l LEFT JOIN rec_r r ON r.code = l.code")
+        conn.execute(
+            "UPDATE rec_pairs SET rid = (SELECT coalesce("
+            " (SELECT r.rowid FROM rec_r r WHERE r.alt_code IS NOT NULL AND r.alt_code = l.code"
+            "  LIMIT 1),"
             " (SELECT r.rowid FROM rec_r r WHERE l.alt_code IS NOT NULL AND r.code = l.alt_code),"
-            " (SELECT r.rowid FROM rec_r r WHERE l.alt_code IS NOT NULL"
-            "  AND r.alt_code = l.alt_code LIMIT 1)) AS rid FROM rec_l l")
+            " (SELECT r.rowid FROM rec_r r WHERE l.alt_code IS NOT NULL AND r.alt_code IS NOT NULL"
+            "  AND r.alt_code = l.alt_code LIMIT 1))"
+            " FROM rec_l l WHERE l.rowid = rec_pairs.lid) WHERE rid IS NULL")
         conn.execute("CREATE INDEX temp.rec_pairs_rid ON rec_pairs (rid)")
 
     @staticmethod
@@ -363,9 +370,11 @@ class Reconciler:
             " substr(r.received_at, 1, 10), 0, NULL, NULL, NULL, r.rowid FROM rec_r r"
             " WHERE r.in_period AND r.rowid NOT IN (SELECT rid FROM rec_pairs WHERE rid IS NOT NULL)"
             " AND NOT EXISTS (SELECT 1 FROM rec_lall a WHERE a.code = r.code)"
-            " AND NOT EXISTS (SELECT 1 FROM rec_lall a WHERE a.alt_code = r.code)"
+            " AND NOT EXISTS (SELECT 1 FROM rec_lall a WHERE a.alt_code IS NOT NULL"
+            "  AND a.alt_code = r.code)"
             " AND (r.alt_code IS NULL OR (NOT EXISTS (SELECT 1 FROM rec_lall a WHERE a.code = r.alt_code)"
-            " AND NOT EXISTS (SELECT 1 FROM rec_lall a WHERE a.alt_code = r.alt_code)))"
+            " AND NOT EXISTS (SELECT 1 FROM rec_lall a WHERE a.alt_code IS NOT NULL"
+            "  AND a.alt_code = r.alt_code)))"
         )
 
     @staticmethod
@@ -493,25 +502,19 @@ class Reconciler:
             known = {row[0]: row for row in conn.execute(
                 "SELECT id, state, first_seen FROM discrepancies WHERE id IN"
                 " (SELECT value FROM json_each(?))", (json.dumps(list(current)),))}
-            states: dict[str, tuple[str, str]] = {}
-            for d in current.values():
-                row = known.get(d.id)
-                if row is not None and row[1] == "open":
-                    states[d.id] = ("open", row[2])
-                    conn.execute(
-                        "UPDATE discrepancies SET kind = ?, left_value = ?, right_value = ?,"
-                        " agency_code = ?, procedure_code = ?, last_seen = ?, last_run = ?"
-                        " WHERE id = ?",
-                        (d.kind, d.left, d.right, d.agency_code, d.procedure_code, now, run_id,
-                         d.id))
-                else:
-                    states[d.id] = ("new", now)
-                    conn.execute(
-                        "INSERT OR REPLACE INTO discrepancies VALUES"
-                        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, NULL, ?, ?)",
-                        (d.id, rc.left, rc.right, d.kind, d.base_kind, d.dossier_code,
-                         d.agency_code, d.procedure_code, d.field, d.left, d.right, d.day, now,
-                         now, run_id, run_id))
+            states = {d.id: ("open", known[d.id][2]) if d.id in known and known[d.id][1] == "open"
+                      else ("new", now) for d in current.values()}
+            conn.executemany(
+                "UPDATE discrepancies SET kind = ?, left_value = ?, right_value = ?,"
+                " agency_code = ?, procedure_code = ?, last_seen = ?, last_run = ? WHERE id = ?",
+                [(d.kind, d.left, d.right, d.agency_code, d.procedure_code, now, run_id, d.id)
+                 for d in current.values() if states[d.id][0] == "open"])
+            conn.executemany(
+                "INSERT OR REPLACE INTO discrepancies VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, NULL, ?, ?)",
+                [(d.id, rc.left, rc.right, d.kind, d.base_kind, d.dossier_code, d.agency_code,
+                  d.procedure_code, d.field, d.left, d.right, d.day, now, now, run_id, run_id)
+                 for d in current.values() if states[d.id][0] == "new"])
             scope = "" if result.left.scope == "*" else (
                 " AND agency_code IN (SELECT value FROM json_each(:scope))")
             gone = conn.execute(

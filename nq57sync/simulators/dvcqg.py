@@ -18,6 +18,8 @@ from nq57sync.simulators.server import Faults, Request, Response, SimServer
 #: 766 group maxima (domain.md gives CKMB, TDGQ, MDHL, MDSH and the total; the rest modeled).
 INDEX_MAXIMA = {"CKMB": 18, "TDGQ": 20, "TTTT": 12, "CLGQ": 10, "MDHL": 18, "MDSH": 22}
 
+# Written from sources.md, not imported from the plugin: the simulator is the
+# contract's second, independent reading, so a plugin typo cannot pass unnoticed.
 MONTHLY_FIELDS = {
     "carried_over": "KY_TRUOC", "received_online": "NHAN_TRUCTUYEN",
     "received_direct": "NHAN_TRUCTIEP", "received_postal": "NHAN_BUUCHINH",

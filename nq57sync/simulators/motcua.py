@@ -30,6 +30,8 @@ IGATE_STATUS = {
 }
 IGATE_METHOD = {Channel.ONLINE: (0, "Trực tuyến"), Channel.DIRECT: (1, "Trực tiếp"),
                 Channel.POSTAL: (2, "Bưu chính công ích")}
+# Written from sources.md, not imported from the plugin: the simulator is the
+# contract's second, independent reading, so a plugin typo cannot pass unnoticed.
 STAT_FIELDS = {
     "carried_over": "previousPeriod", "received_online": "receivedOnline",
     "received_direct": "receivedDirect", "received_postal": "receivedPostal",
