@@ -30,11 +30,11 @@ COMPARED = ["agency_code", "procedure_code", "channel", "status", "received_at",
 
 def build(n: int, folder: Path) -> None:
     import pandas as pd
+    from store import dossiers
 
     from nq57sync import Period
     from nq57sync.model import VN_TZ  # noqa: F401
     from nq57sync_storage import Store
-    from store import dossiers
 
     period = Period.parse("2025-11")
     left = dossiers(n)

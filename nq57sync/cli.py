@@ -191,6 +191,23 @@ def reconcile(period: Period, fmt: str, output: Path | None, exit_code: bool,
 
 
 @cli.command()
+@click.option("--period", "period", required=True, type=period_type,
+              help="Kỳ: 2025-11, 2025-11@nd09, 2025-Q4, 2025, 2025-11-01..2025-11-30.")
+@click.option("--format", "fmt", type=click.Choice(["docx", "xlsx", "html", "md"]), default=None,
+              help="Định dạng (mặc định: theo đuôi tệp --output).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Tệp báo cáo cần ghi.")
+@config_option
+def report(period: Period, fmt: str | None, output: Path, config_path: Path) -> None:
+    """Lập báo cáo cho Trung tâm Phục vụ hành chính công."""
+    with Workspace.from_config(config_path) as ws:
+        result = ws.reconcile(period)
+        written = ws.report(result, output, fmt)
+    console.print(f"Đã lập báo cáo {written} ({len(result.discrepancies)} sai lệch, "
+                  f"{period.describe_vi().lower()}).", highlight=False)
+
+
+@cli.command()
 @config_option
 @json_option
 def doctor(config_path: Path, as_json: bool) -> None:

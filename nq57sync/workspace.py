@@ -130,6 +130,14 @@ class Workspace:
             self.source(name)
         return Reconciler(self.store, self.config, self.pm).run(period, record=record)
 
+    def report(self, result: ReconcileResult, path: str | os.PathLike[str],
+               fmt: str | None = None) -> Path:
+        """Write the report for the Trung tâm PVHCC (docx, xlsx, html or md by suffix)."""
+        from nq57sync import reports
+
+        content = reports.build(result, self.store, self.config, self.pm)
+        return reports.write(content, Path(path), fmt)
+
     def _fetch_period(self, source: SourceConfig, period: Period) -> Period:
         """The right side's copies are looked for beyond the period's edges."""
         margin = dt.timedelta(days=self.config.reconcile.lookaround_days)

@@ -1,0 +1,67 @@
+"""Charts drawn once with matplotlib: inline SVG for HTML, PNG for Word.
+
+matplotlib ships DejaVu Sans, which has every Vietnamese glyph, and its SVG
+output draws text as paths, so the HTML needs no font and no network.
+"""
+
+from __future__ import annotations
+
+import io
+
+from nq57sync.reports.content import Chart
+
+COLORS = ("#1f5fa8", "#2e9d5b", "#d9822b", "#b03a48", "#6b4fa0")
+
+
+def _figure(chart: Chart):  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    from nq57sync import vi
+
+    fig, ax = plt.subplots(figsize=(8, 3.8), dpi=110)
+    positions = range(len(chart.categories))
+    if chart.kind == "line":
+        for (name, values), color in zip(chart.series, COLORS, strict=False):
+            ax.plot(list(positions), values, marker="o", label=name, color=color)
+    else:
+        width = 0.8 / max(1, len(chart.series))
+        for i, ((name, values), color) in enumerate(zip(chart.series, COLORS, strict=False)):
+            ax.bar([p + i * width - 0.4 + width / 2 for p in positions], values, width,
+                   label=name, color=color)
+    ax.set_xticks(list(positions))
+    ax.set_xticklabels(chart.categories, rotation=30 if len(chart.categories) > 4 else 0,
+                       ha="right" if len(chart.categories) > 4 else "center", fontsize=8)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: vi.number(v)))
+    ax.set_title(chart.title, fontsize=11)
+    if chart.y_label:
+        ax.set_ylabel(chart.y_label)
+    if len(chart.series) > 1:
+        ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def svg(chart: Chart) -> str:
+    import matplotlib.pyplot as plt
+
+    fig = _figure(chart)
+    out = io.StringIO()
+    fig.savefig(out, format="svg")
+    plt.close(fig)
+    text = out.getvalue()
+    return text[text.index("<svg"):]
+
+
+def png(chart: Chart) -> bytes:
+    import matplotlib.pyplot as plt
+
+    fig = _figure(chart)
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    plt.close(fig)
+    return out.getvalue()
