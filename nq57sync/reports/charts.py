@@ -7,6 +7,7 @@ output draws text as paths, so the HTML needs no font and no network.
 from __future__ import annotations
 
 import io
+import re
 
 from nq57sync.reports.content import Chart
 
@@ -54,7 +55,8 @@ def svg(chart: Chart) -> str:
     fig.savefig(out, format="svg")
     plt.close(fig)
     text = out.getvalue()
-    return text[text.index("<svg"):]
+    # Drop the XML prolog and matplotlib's RDF metadata: the chart goes inline.
+    return re.sub(r"<metadata>.*?</metadata>", "", text[text.index("<svg"):], flags=re.S)
 
 
 def png(chart: Chart) -> bytes:
