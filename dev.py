@@ -45,7 +45,7 @@ def main() -> int:
     command, rest = sys.argv[1], sys.argv[2:]
     if command == "test":
         return subprocess.call([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT)
-    return subprocess.call([str(BIN / "nq57sync"), "--help", *rest])
+    return subprocess.call([str(BIN / "nq57sync"), "demo", *rest])
 
 
 if __name__ == "__main__":

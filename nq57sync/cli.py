@@ -81,6 +81,30 @@ def cli() -> None:
 
 
 @cli.command()
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("nq57sync-demo"), show_default=True, help="Thư mục kết quả.")
+def demo(output: Path) -> None:
+    """Chạy thử toàn bộ: mô phỏng hai hệ thống, đồng bộ, đối chiếu, lập báo cáo."""
+    from nq57sync.demo import run_demo
+    from nq57sync.reconcile import KIND_VI
+
+    outcome = run_demo(output, lambda line: err_console.print(line, highlight=False))
+    result = outcome.result
+    console.print(
+        f"\nĐã đối chiếu {outcome.period.describe_vi().lower()}: "
+        f"{vi.number(result.left_dossiers)} hồ sơ trên Một cửa, "
+        f"{vi.number(result.right_dossiers)} hồ sơ trên Cổng DVCQG, "
+        f"{vi.number(len(result.discrepancies))} sai lệch, "
+        f"{vi.number(len(result.rule_violations))} vi phạm quy tắc số học.", highlight=False)
+    for kind, count in result.by_kind().items():
+        console.print(f"  - {KIND_VI[kind]}: {vi.number(count)}", highlight=False)
+    console.print("Các tệp kết quả:", highlight=False)
+    for path in outcome.files.values():
+        console.print(f"  {path}", highlight=False)
+    console.print(f"Kho dữ liệu (mở bằng sqlite3 hoặc datasette): {outcome.store}", highlight=False)
+
+
+@cli.command()
 @click.option("--period", "period", required=True, type=period_type,
               help="Kỳ: 2025-11, 2025-11@nd09, 2025-Q4, 2025, 2025-11-01..2025-11-30.")
 @click.option("--source", default=None, help="Chỉ đồng bộ nguồn này.")
