@@ -39,7 +39,7 @@ def reported(tmp_path_factory):
 
 
 def test_docx_follows_decree_30_and_carries_the_figures(reported):
-    result, content, paths = reported
+    _result, content, paths = reported
     document = docx.Document(paths["docx"])
     section = document.sections[0]
     assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
@@ -102,7 +102,7 @@ def test_html_is_self_contained_with_inline_charts_and_every_section(reported):
 
 
 def test_md_carries_the_statistics_paragraph(reported):
-    result, content, paths = reported
+    _result, content, paths = reported
     text = paths["md"].read_text(encoding="utf-8")
     assert content.sections[0].paragraphs[0] in text
     assert re.search(r"tiếp nhận \d{1,3}(\.\d{3})* hồ sơ \(trong đó", text)
