@@ -232,6 +232,78 @@ def report(period: Period, fmt: str | None, output: Path, config_path: Path) -> 
 
 
 @cli.command()
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Ghi nhật ký vào tệp (mặc định: màn hình).")
+@config_option
+def daemon(log_file: Path | None, config_path: Path) -> None:
+    """Chạy lịch đồng bộ, đối chiếu, báo cáo cho đến khi bị dừng (Ctrl+C, SIGTERM)."""
+    import faulthandler
+    import logging
+    import signal
+
+    from nq57sync.daemon import Daemon
+
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        filename=log_file, encoding="utf-8")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    with Workspace.from_config(config_path) as ws:
+        Daemon(ws, say=lambda line: err_console.print(line, highlight=False)).run_forever()
+
+
+@cli.command()
+@config_option
+@json_option
+def status(config_path: Path, as_json: bool) -> None:
+    """Lần chạy trước và sau của từng việc, tình trạng nguồn, sai lệch đang mở."""
+    from nq57sync.reconcile import KIND_VI
+    from nq57sync.status import collect
+
+    with Workspace.from_config(config_path) as ws:
+        info = collect(ws)
+    if as_json:
+        print_json(info)
+        return
+    jobs = Table(title="Các việc theo lịch", title_justify="left")
+    for header in ("Việc", "Lần chạy trước", "Kết quả", "Lỗi liên tiếp", "Lần chạy tới", "Ghi chú"):
+        jobs.add_column(header)
+    status_vi = {"ok": "thành công", "failed": "lỗi", "skipped": "bỏ qua", None: "—"}
+
+    def when(text: str | None) -> str:
+        import datetime as dt
+
+        return vi.datetime(dt.datetime.fromisoformat(text)) if text else "—"
+
+    for j in info["jobs"]:
+        jobs.add_row(j["job"], when(j["last_run"]), status_vi.get(j["last_status"], j["last_status"]),
+                     str(j["failures"]), when(j["next_run"]), j["last_error"] or "")
+    console.print(jobs if info["jobs"] else "Daemon chưa chạy lần nào trên kho này.")
+    sources = Table(title="Tình trạng nguồn", title_justify="left")
+    for header in ("Nguồn", "Ảnh chụp gần nhất", "Hoàn tất lúc", "Lỗi liên tiếp",
+                   "Yêu cầu hôm nay", "Tình trạng"):
+        sources.add_column(header)
+    for s in info["sources"]:
+        sources.add_row(
+            s["source"], f"số {s['last_snapshot']} ({STATE_VI.get(s['last_state'], '—')})"
+            if s["last_snapshot"] else "—", when(s["last_complete_at"]),
+            str(s["consecutive_failures"]),
+            f"{vi.number(s['requests_today'])}/{vi.number(s['request_budget'])}",
+            "tốt" if s["healthy"] else f"lỗi: {s['last_error'] or 'xem nhật ký'}")
+    console.print(sources)
+    open_ = info["open_discrepancies"]
+    console.print(f"Sai lệch đang mở: {vi.number(open_['total'])}"
+                  + ("" if not open_["by_kind"] else " (" + ", ".join(
+                      f"{KIND_VI.get(k, k)}: {vi.number(n)}" for k, n in open_["by_kind"].items())
+                     + ")"), highlight=False)
+    console.print(f"Kho dữ liệu: {info['store']['path']}, "
+                  f"{vi.number(info['store']['bytes'] / 1e6, 1)} MB, "
+                  f"{vi.number(info['store']['snapshots'])} ảnh chụp.", highlight=False)
+
+
+@cli.command()
 @config_option
 @json_option
 def doctor(config_path: Path, as_json: bool) -> None:

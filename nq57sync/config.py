@@ -8,6 +8,7 @@ appear in messages.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -151,6 +152,52 @@ class ReportConfig:
     recipients: tuple[str, ...] = ()
 
 
+_TRIGGER = re.compile(r"^(interval\s+\d+(\.\d+)?\s*[smhd]|cron\s+(\S+\s+){4}\S+)$")
+_HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _trigger(value: Any, where: str, key: str) -> str:
+    text = " ".join(_typed(value, str, where, key).split())
+    if not _TRIGGER.match(text):
+        raise ConfigError(f"{where}: khóa “{key}” phải có dạng \"interval 6h\" (s, m, h, d) hoặc "
+                          f"\"cron phút giờ ngày tháng thứ\", nhận được “{text}”.")
+    return text
+
+
+@attrs.frozen
+class ScheduleConfig:
+    """`[schedule]`: what the daemon runs and when (triggers: "interval 6h", "cron 0 1 * * *")."""
+
+    sync: str = "interval 6h"
+    source_sync: Mapping[str, str] = attrs.field(factory=dict)   # per-source overrides
+    periods: tuple[str, ...] = ("current",)     # "current", "current@nd09", "previous", or a period
+    reports: tuple[str, ...] = ("cron 0 7 * * mon", "cron 0 8 14 * *")
+    report_formats: tuple[str, ...] = ("docx", "xlsx", "html")
+    report_dir: Path = Path("bao-cao")
+    jitter_seconds: int = 120
+    quiet_hours: str = ""                       # "07:00-17:30": no sync starts then
+    retention_days: int = 180
+    failure_backoff_seconds: float = 300.0
+    min_budget_left: int = 50
+    status_port: int = 0                        # 0: no /healthz endpoint
+
+
+@attrs.frozen
+class AlertsConfig:
+    """`[alerts]`: when to speak up and where (log always; webhook and e-mail if set)."""
+
+    new_discrepancies: int = 1
+    source_failures: int = 3
+    webhook_url: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_from: str = ""
+    smtp_to: tuple[str, ...] = ()
+    smtp_username_env: str = ""
+    smtp_password_env: str = ""
+
+
 @attrs.frozen
 class Config:
     """The whole configuration, with relative paths resolved against its file."""
@@ -160,6 +207,8 @@ class Config:
     sources: tuple[SourceConfig, ...]
     reconcile: ReconcileConfig = ReconcileConfig()
     report: ReportConfig = ReportConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Config:
@@ -180,7 +229,7 @@ class Config:
     def from_dict(cls, data: Mapping[str, Any], path: Path | None = None) -> Config:
         where = _where(path)
         for key in data:
-            if key not in {"store", "source", "reconcile", "report"}:
+            if key not in {"store", "source", "reconcile", "report", "schedule", "alerts"}:
                 raise ConfigError(f"{where}: mục “{key}” không được hỗ trợ.")
         base = path.parent if path else Path.cwd()
 
@@ -242,6 +291,8 @@ class Config:
             sources=tuple(sources),
             reconcile=reconcile,
             report=report,
+            schedule=_schedule(_table(data, "schedule", where), where, base),
+            alerts=_alerts(_table(data, "alerts", where), where),
         )
 
     def source(self, name: str) -> SourceConfig:
@@ -250,6 +301,59 @@ class Config:
                 return source
         known = ", ".join(s.name for s in self.sources) or "(chưa có nguồn nào)"
         raise ConfigError(f"{_where(self.path)}: không có nguồn “{name}”; các nguồn: {known}.")
+
+
+def _schedule(table: Mapping[str, Any], where: str, base: Path) -> ScheduleConfig:
+    fields = {f.name for f in attrs.fields(ScheduleConfig)} - {"source_sync"} | {"source"}
+    _only(table, fields, where, "schedule")
+    default = ScheduleConfig()
+    per_source = _table(table, "source", where)
+    for name in per_source:
+        _only(_table(per_source, name, where), {"sync"}, where, f"schedule.source.{name}")
+    quiet = _typed(table.get("quiet_hours", ""), str, where, "schedule.quiet_hours")
+    if quiet and not _HOURS.match(quiet):
+        raise ConfigError(f"{where}: khóa “schedule.quiet_hours” phải có dạng \"22:00-05:00\".")
+    report_dir = Path(_typed(table.get("report_dir", str(default.report_dir)), str, where,
+                             "schedule.report_dir"))
+    formats = tuple(table.get("report_formats", default.report_formats))
+    for fmt in formats:
+        if fmt not in ("docx", "xlsx", "html", "md"):
+            raise ConfigError(f"{where}: “schedule.report_formats” không có định dạng “{fmt}”.")
+    return ScheduleConfig(
+        sync=_trigger(table.get("sync", default.sync), where, "schedule.sync"),
+        source_sync={name: _trigger(value.get("sync"), where, f"schedule.source.{name}.sync")
+                     for name, value in per_source.items()},
+        periods=tuple(_typed(p, str, where, "schedule.periods")
+                      for p in table.get("periods", default.periods)),
+        reports=tuple(_trigger(t, where, "schedule.reports")
+                      for t in table.get("reports", default.reports)),
+        report_formats=formats,
+        report_dir=report_dir if report_dir.is_absolute() else base / report_dir,
+        jitter_seconds=_typed(table.get("jitter_seconds", default.jitter_seconds), int, where,
+                              "schedule.jitter_seconds"),
+        quiet_hours=quiet,
+        retention_days=_typed(table.get("retention_days", default.retention_days), int, where,
+                              "schedule.retention_days"),
+        failure_backoff_seconds=_typed(table.get("failure_backoff_seconds",
+                                                 default.failure_backoff_seconds), float, where,
+                                       "schedule.failure_backoff_seconds"),
+        min_budget_left=_typed(table.get("min_budget_left", default.min_budget_left), int, where,
+                               "schedule.min_budget_left"),
+        status_port=_typed(table.get("status_port", 0), int, where, "schedule.status_port"),
+    )
+
+
+def _alerts(table: Mapping[str, Any], where: str) -> AlertsConfig:
+    fields = {f.name for f in attrs.fields(AlertsConfig)}
+    _only(table, fields, where, "alerts")
+    values: dict[str, Any] = {}
+    for f in attrs.fields(AlertsConfig):
+        if f.name not in table:
+            continue
+        kind = {int: int, bool: bool, str: str}.get(type(f.default), list)
+        value = _typed(table[f.name], kind, where, f"alerts.{f.name}")
+        values[f.name] = tuple(value) if kind is list else value
+    return AlertsConfig(**values)
 
 
 def _table(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:

@@ -48,3 +48,7 @@ class AuthError(SourceError):
 
 class BudgetExhausted(SourceError):
     """The daily request budget of a source is spent."""
+
+
+class Cancelled(Nq57Error):
+    """A pull was stopped on request (SIGTERM, Ctrl+C); nothing of it was kept."""

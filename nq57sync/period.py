@@ -93,6 +93,20 @@ class Period:
             ) from None
         return cls(start, end, convention, raw.upper().replace("@ND09", "@nd09"))
 
+    @classmethod
+    def resolve(cls, spec: str, today: dt.date) -> Period:
+        """A schedule's period: "current", "previous" (either @nd09) or any fixed form."""
+        word, _, convention = spec.strip().partition("@")
+        if word not in ("current", "previous"):
+            return cls.parse(spec)
+        suffix = "@nd09" if convention == "nd09" else ""
+        month = today.replace(day=1)
+        if suffix and today.day >= 15:  # the Decree 09 month under way closes on the 14th next
+            month = (month + dt.timedelta(days=32)).replace(day=1)
+        if word == "previous":
+            month = (month - dt.timedelta(days=1)).replace(day=1)
+        return cls.parse(f"{month:%Y-%m}{suffix}")
+
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1

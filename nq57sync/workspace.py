@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pluggy
 
 from nq57sync.config import Config, SourceConfig
-from nq57sync.errors import ConfigError, DataError, UsageError
+from nq57sync.errors import Cancelled, ConfigError, DataError, UsageError
 from nq57sync.http import RequestBudget, SourceClient
 from nq57sync.model import Snapshot
 from nq57sync.period import Period
@@ -96,16 +97,18 @@ class Workspace:
     # -- commands ---------------------------------------------------------
 
     def sync(self, period: Period, source: str | None = None,
-             progress: Callable[[str], Progress] | None = None) -> list[Snapshot]:
+             progress: Callable[[str], Progress] | None = None,
+             cancel: threading.Event | None = None) -> list[Snapshot]:
         """Take a snapshot of each (or one) source for the period."""
         names = [source] if source else list(self.sources)
         if not names:
             raise ConfigError(f"Tệp cấu hình {self.config.path} chưa khai báo nguồn [[source]] nào.")
-        return [self.sync_source(self.source(n), period, progress(n) if progress else None)
-                for n in names]
+        return [self.sync_source(self.source(n), period, progress(n) if progress else None,
+                                 cancel) for n in names]
 
     def sync_source(self, source: SourceConfig, period: Period,
-                    progress: Progress | None = None) -> Snapshot:
+                    progress: Progress | None = None,
+                    cancel: threading.Event | None = None) -> Snapshot:
         hook = self.pm.hook
         with self.client_for(source) as client, self.store.begin_snapshot(
             source=source.name, plugin=source.plugin, period=period, agencies=source.agencies,
@@ -118,6 +121,9 @@ class Workspace:
             done = 0
             for page in hook.nq57sync_fetch_dossiers(
                     source=source, period=self._fetch_period(source, period), client=client) or []:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled(f"Lượt đồng bộ nguồn “{source.name}” đã dừng theo yêu cầu; "
+                                    "không lưu dữ liệu dở dang.")
                 done += writer.add_dossiers(page.dossiers)
                 if progress:
                     progress(done, page.total)

@@ -137,6 +137,17 @@ CREATE TABLE discrepancies (
 CREATE INDEX discrepancies_open ON discrepancies (left_source, right_source, state, day);
 CREATE INDEX discrepancies_agency ON discrepancies (agency_code, kind);
 """,
+    4: """
+CREATE TABLE daemon_jobs (
+    job_id      TEXT PRIMARY KEY,           -- sync:<source>, reconcile, report, prune
+    last_run    TEXT,
+    last_status TEXT,                       -- ok | failed | skipped
+    last_error  TEXT,
+    failures    INTEGER NOT NULL DEFAULT 0, -- consecutive
+    next_run    TEXT,
+    updated_at  TEXT NOT NULL
+);
+""",
 }
 
 LATEST = max(MIGRATIONS)

@@ -340,6 +340,52 @@ class Store:
             sql, params = sql + " WHERE source = ?", (source,)
         return int(self.conn.execute(sql, params).fetchone()[0])
 
+    # -- retention and the daemon's bookkeeping ----------------------------
+
+    def prune(self, retention_days: int) -> dict[str, int]:
+        """Forget what was superseded before the retention window; current data stays."""
+        cutoff = iso(now_local() - dt.timedelta(days=retention_days))
+        with self.transaction() as conn:
+            versions = conn.execute(
+                "DELETE FROM dossier_versions WHERE valid_to IN"
+                " (SELECT id FROM snapshots WHERE finished_at < ? AND state = 'complete')",
+                (cutoff,)).rowcount
+            failed = conn.execute(
+                "DELETE FROM snapshots WHERE state = 'failed' AND started_at < ?", (cutoff,)).rowcount
+            budget = conn.execute("DELETE FROM request_budget WHERE day < ?",
+                                  (cutoff[:10],)).rowcount
+        return {"versions": versions, "failed_snapshots": failed, "budget_days": budget}
+
+    def record_job(self, job_id: str, status: str, error: str | None = None,
+                   next_run: dt.datetime | None = None) -> int:
+        """Remember a daemon job's run; returns its consecutive failures."""
+        now = iso(now_local())
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO daemon_jobs (job_id, last_run, last_status, last_error, failures,"
+                " next_run, updated_at) VALUES (:id, :now, :status, :error,"
+                " CASE WHEN :status = 'failed' THEN 1 ELSE 0 END, :next, :now)"
+                " ON CONFLICT (job_id) DO UPDATE SET last_run = :now, last_status = :status,"
+                " last_error = :error, next_run = coalesce(:next, next_run), updated_at = :now,"
+                " failures = CASE WHEN :status = 'failed' THEN failures + 1"
+                " WHEN :status = 'ok' THEN 0 ELSE failures END",
+                {"id": job_id, "now": now, "status": status, "error": error,
+                 "next": iso(next_run)})
+            row = conn.execute("SELECT failures FROM daemon_jobs WHERE job_id = ?",
+                               (job_id,)).fetchone()
+        return int(row[0])
+
+    def set_next_run(self, job_id: str, next_run: dt.datetime | None) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO daemon_jobs (job_id, next_run, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (job_id) DO UPDATE SET next_run = excluded.next_run,"
+                " updated_at = excluded.updated_at",
+                (job_id, iso(next_run), iso(now_local())))
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM daemon_jobs ORDER BY job_id")
+
     # -- health -----------------------------------------------------------
 
     def integrity_check(self) -> list[str]:

@@ -1,0 +1,48 @@
+"""`nq57sync status` and the daemon's `/healthz`: what ran, what will, what is wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nq57sync.http import RequestBudget
+from nq57sync.workspace import Workspace
+
+
+def collect(ws: Workspace) -> dict[str, Any]:
+    store = ws.store
+    jobs = {row["job_id"]: row for row in store.jobs()}
+    sources = []
+    for name, source in ws.sources.items():
+        last = store.snapshots(name, 1)
+        complete = store.latest_complete(name)
+        budget = RequestBudget(store.path, name, source.daily_request_budget)
+        try:
+            used = budget.used()
+        finally:
+            budget.close()
+        job = jobs.get(f"sync:{name}", {})
+        failures = int(job.get("failures") or 0)
+        sources.append({
+            "source": name, "plugin": source.plugin,
+            "last_snapshot": last[0].id if last else None,
+            "last_state": last[0].state if last else None,
+            "last_error": last[0].error if last and last[0].state == "failed" else None,
+            "last_complete_at": (complete.finished_at.isoformat()
+                                 if complete and complete.finished_at else None),
+            "consecutive_failures": failures,
+            "requests_today": used, "request_budget": source.daily_request_budget,
+            "healthy": failures == 0 and (not last or last[0].state != "failed"),
+        })
+    open_by_kind = {row["kind"]: row["n"] for row in store.query(
+        "SELECT kind, count(*) AS n FROM discrepancies WHERE state = 'open' GROUP BY kind"
+        " ORDER BY n DESC")}
+    return {
+        "store": {"path": str(store.path), "bytes": store.size_bytes(),
+                  "snapshots": len(store.snapshots())},
+        "jobs": [{"job": j["job_id"], "last_run": j["last_run"], "last_status": j["last_status"],
+                  "last_error": j["last_error"], "failures": j["failures"],
+                  "next_run": j["next_run"]} for j in jobs.values()],
+        "sources": sources,
+        "open_discrepancies": {"total": sum(open_by_kind.values()), "by_kind": open_by_kind},
+        "healthy": all(s["healthy"] for s in sources),
+    }
