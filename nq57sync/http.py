@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email.utils
+import functools
 import json
 import logging
 import random
 import sqlite3
+import ssl
 import threading
 import time
 from collections import deque
@@ -153,6 +155,16 @@ def first_line(body: str, limit: int = 120) -> str:
     return "(trống)"
 
 
+@functools.cache
+def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
+    """One verifying TLS context per CA bundle: loading certificates is not free."""
+    if ca_bundle:
+        return ssl.create_default_context(cafile=ca_bundle)
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class _NotJson(Exception):
     def __init__(self, line: str) -> None:
         self.line = line
@@ -172,7 +184,7 @@ class SourceClient:
         max_retries: int = 5,
         retry_backoff: float = 1.0,
         budget: RequestBudget | None = None,
-        verify: bool | str = True,
+        verify: ssl.SSLContext | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.source = source
@@ -185,7 +197,7 @@ class SourceClient:
         self._count_lock = threading.Lock()
         self._http = httpx.Client(
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-            verify=verify,
+            verify=verify or tls_context(),
             transport=transport,
             follow_redirects=False,
             limits=httpx.Limits(max_connections=self.max_concurrency * 2),

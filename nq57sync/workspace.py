@@ -16,7 +16,7 @@ import pluggy
 
 from nq57sync.config import Config, SourceConfig
 from nq57sync.errors import Cancelled, ConfigError, DataError, UsageError
-from nq57sync.http import RequestBudget, SourceClient
+from nq57sync.http import RequestBudget, SourceClient, tls_context
 from nq57sync.model import Snapshot
 from nq57sync.period import Period
 from nq57sync.plugins import make_plugin_manager, source_plugin_names
@@ -91,7 +91,7 @@ class Workspace:
             max_retries=source.max_retries,
             retry_backoff=source.retry_backoff,
             budget=budget,
-            verify=str(ca_bundle) if ca_bundle else True,
+            verify=tls_context(str(ca_bundle) if ca_bundle else None),
         )
 
     # -- commands ---------------------------------------------------------
