@@ -199,3 +199,107 @@ def test_schedule_errors_name_the_key(tmp_path, text):
     path.write_text(f"[schedule]\n{text}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="schedule"):
         Config.load(path)
+
+
+class FakeSmtp:
+    """Just enough SMTP (RFC 5321, no TLS) on loopback to receive one message."""
+
+    def __init__(self) -> None:
+        import socketserver
+
+        self.messages: list[str] = []
+        owner = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(b"220 localhost ESMTP\r\n")
+                data = None
+                for raw in self.rfile:
+                    line = raw.decode("utf-8", "replace")
+                    if data is not None:
+                        if line.rstrip("\r\n") == ".":
+                            owner.messages.append("".join(data))
+                            data = None
+                            self.wfile.write(b"250 OK\r\n")
+                        else:
+                            data.append(line)
+                        continue
+                    verb = line[:4].upper()
+                    if verb == "EHLO":
+                        self.wfile.write(b"250-localhost\r\n250 8BITMIME\r\n")
+                    elif verb == "DATA":
+                        data = []
+                        self.wfile.write(b"354 go ahead\r\n")
+                    elif verb == "QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 OK\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.port = self.server.server_address[1]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_alert_channels_deliver_by_webhook_and_email_without_secrets(tmp_path, monkeypatch):
+    from nq57sync import Config
+    from nq57sync.alerts import channels, make_alert, send
+
+    hook, smtp = Webhook(), FakeSmtp()
+    try:
+        config = Config.from_dict({"alerts": {
+            "webhook_url": hook.url, "smtp_host": "127.0.0.1", "smtp_port": smtp.port,
+            "smtp_starttls": False, "smtp_from": "nq57sync@xa.example.vn",
+            "smtp_to": ["trungtam@xa.example.vn"]}})
+        report = tmp_path / "bao-cao.md"
+        report.write_text("# BÁO CÁO", encoding="utf-8")
+        alert = make_alert("report", "Đã lập báo cáo đối chiếu", "Báo cáo: bao-cao.md",
+                           attachment=report)
+        assert send(alert, channels(config)) == []
+        assert hook.alerts[0]["title"] == "Đã lập báo cáo đối chiếu"
+        assert hook.alerts[0]["attachment"] == str(report)
+        message = smtp.messages[0]
+        assert "trungtam@xa.example.vn" in message and 'filename="bao-cao.md"' in message
+        # A channel that cannot deliver is reported, not raised.
+        broken = Config.from_dict({"alerts": {"webhook_url": "http://127.0.0.1:9/"}})
+        assert send(alert, channels(broken)) == ["webhook"]
+    finally:
+        hook.close()
+        smtp.close()
+
+
+def test_healthz_serves_the_status_as_json(tmp_path, monkeypatch):
+    import socket
+
+    import httpx
+    from sim import workspace
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with simulation(monkeypatch) as sim:
+        from nq57sync.daemon import Daemon
+
+        ws = workspace(sim, tmp_path / "s.db")
+        config = ws.config
+        import attrs
+
+        ws.config = attrs.evolve(config, schedule=attrs.evolve(
+            config.schedule, status_port=port, sync="interval 1d", reports=()))
+        daemon = Daemon(ws, say=lambda line: None)
+        daemon.start()
+        try:
+            wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200,
+                     seconds=30, what="/healthz")
+            info = httpx.get(f"http://127.0.0.1:{port}/healthz").json()
+            assert {s["source"] for s in info["sources"]} == {"motcua", "dvcqg"}
+            assert "sim-password" not in json.dumps(info)
+            assert httpx.get(f"http://127.0.0.1:{port}/khac").status_code == 404
+        finally:
+            daemon.stop()
+            ws.close()
