@@ -37,7 +37,7 @@ R = TypeVar("R")
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 524})
 _MAX_RETRY_AFTER = 120.0
-_MAX_REAUTHENTICATIONS = 3
+_MAX_REAUTHENTICATIONS = 1  # sources.md: "a second 401 is an authentication error"
 
 
 class Authenticator(Protocol):
@@ -281,8 +281,8 @@ class SourceClient:
                 log.debug("%s %s %s → %s (%.0f ms)", self.source, method, service,
                           response.status_code, 1000 * (time.monotonic() - started))
                 if response.status_code == 401 and auth is not None:
-                    # An expired token: log in again and retry. Tokens shared by
-                    # concurrent requests can expire under several of them at once.
+                    # An expired token: log in again, once, and retry; requests that
+                    # shared the token find it renewed and do not log in again.
                     if reauthentications >= _MAX_REAUTHENTICATIONS:
                         raise AuthError(
                             f"Nguồn “{self.source}” từ chối xác thực ở dịch vụ {service} "
@@ -290,6 +290,7 @@ class SourceClient:
                     reauthentications += 1
                     auth.refresh(all_headers)
                     continue
+                reauthentications = 0  # the credentials were accepted this time
                 if response.status_code in _RETRY_STATUS:
                     problem = f"HTTP {response.status_code}"
                     delay = _retry_after(response)

@@ -148,3 +148,27 @@ def test_html_report_renders_in_headless_chromium(reported):
     page = lxml.html.fromstring(dom.stdout)
     assert len(page.xpath("//figure[@class='chart']/*[local-name()='svg']")) == len(content.charts())
     assert page.xpath("//h1")[0].text_content() == "BÁO CÁO"
+
+
+def test_a_plugin_adds_a_section_to_every_format(tmp_path, monkeypatch):
+    import nq57sync
+    from nq57sync.hooktypes import ReportSection
+    from nq57sync.plugins import make_plugin_manager
+
+    class ExtraSection:
+        @nq57sync.hookimpl
+        def nq57sync_report_sections(self, result, config):
+            return [ReportSection("Phụ lục: hồ sơ đất đai", ("Theo dõi riêng lĩnh vực đất đai.",),
+                                  (("Lĩnh vực", "Số hồ sơ"), ("Đất đai", "12")))]
+
+    with simulation(monkeypatch) as sim:
+        ws = workspace(sim, tmp_path / "s.db")
+        ws.pm = make_plugin_manager(ExtraSection())
+        ws.sync(sim.period)
+        result = ws.reconcile(sim.period)
+        for fmt in ("md", "html", "docx", "xlsx"):
+            ws.report(result, tmp_path / f"r.{fmt}")
+        assert "Phụ lục: hồ sơ đất đai" in (tmp_path / "r.md").read_text(encoding="utf-8")
+        assert "Theo dõi riêng lĩnh vực đất đai." in (tmp_path / "r.html").read_text(encoding="utf-8")
+        assert any(p.text == "Phụ lục: hồ sơ đất đai" for p in docx.Document(tmp_path / "r.docx").paragraphs)
+        assert any(n.startswith("Phụ lục") for n in openpyxl.load_workbook(tmp_path / "r.xlsx").sheetnames)

@@ -123,10 +123,11 @@ class MotcuaSimulator(SimServer):
             self._tokens.clear()
 
     def on_token_expiry(self, request: Request) -> Response | None:
-        """A token expires after some use, never on the first calls after it was issued."""
+        """A token expires after some use, never on the first calls after it was issued
+        (so a client's retry with the token it just obtained is not refused again)."""
         token = request.headers.get("authorization", "").partition(" ")[2]
         with self._lock:
-            worn = self._tokens.get(token, 0) >= 3
+            worn = self._tokens.get(token, 0) >= 20
         if request.path.startswith(API_PREFIX) and worn:
             self.expire_tokens()
             return Response.json({"error": "invalid_token"}, 401)
