@@ -152,7 +152,7 @@ CREATE TABLE daemon_jobs (
 -- Covers the re-pull's lookup (is this dossier unchanged? is it in the pull's scope?)
 -- without touching the table rows.
 CREATE INDEX dossier_versions_current_fingerprint
-    ON dossier_versions (source, code, content_hash, received_at, agency_code)
+    ON dossier_versions (source, code, content_hash, received_at, agency_code, valid_to)
     WHERE valid_to IS NULL;
 """,
 }
