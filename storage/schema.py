@@ -148,13 +148,6 @@ CREATE TABLE daemon_jobs (
     updated_at  TEXT NOT NULL
 );
 """,
-    5: """
--- Covers the re-pull's lookup (is this dossier unchanged? is it in the pull's scope?)
--- without touching the table rows.
-CREATE INDEX dossier_versions_current_fingerprint
-    ON dossier_versions (source, code, content_hash, received_at, agency_code, valid_to)
-    WHERE valid_to IS NULL;
-""",
 }
 
 LATEST = max(MIGRATIONS)
