@@ -83,7 +83,10 @@ def cli() -> None:
 @cli.command()
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path),
               default=Path("nq57sync-demo"), show_default=True, help="Thư mục kết quả.")
-def demo(output: Path) -> None:
+@click.option("--serve", "serve_after", is_flag=True,
+              help="Sau đó mở bảng theo dõi cho đến khi nhấn Ctrl+C.")
+@click.option("--port", default=8057, show_default=True, help="Cổng của bảng theo dõi.")
+def demo(output: Path, serve_after: bool, port: int) -> None:
     """Chạy thử toàn bộ: mô phỏng hai hệ thống, đồng bộ, đối chiếu, lập báo cáo."""
     from nq57sync.demo import run_demo
     from nq57sync.reconcile import KIND_VI
@@ -102,6 +105,13 @@ def demo(output: Path) -> None:
     for path in outcome.files.values():
         console.print(f"  {path}", highlight=False)
     console.print(f"Kho dữ liệu (mở bằng sqlite3 hoặc datasette): {outcome.store}", highlight=False)
+    if serve_after:
+        from nq57sync.config import Config
+        from nq57sync.web.app import serve as run_server
+
+        config = Config.from_dict({"store": {"path": str(outcome.store.resolve())}})
+        console.print(f"Bảng theo dõi: http://127.0.0.1:{port}/ (Ctrl+C để dừng)", highlight=False)
+        run_server(config, "127.0.0.1", port)
 
 
 @cli.command()
@@ -255,6 +265,21 @@ def daemon(log_file: Path | None, config_path: Path) -> None:
 
 
 @cli.command()
+@click.option("--host", default=None, help="Địa chỉ lắng nghe (mặc định 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Cổng (mặc định 8057).")
+@config_option
+def serve(host: str | None, port: int | None, config_path: Path) -> None:
+    """Bảng theo dõi trên trình duyệt."""
+    from nq57sync.config import Config
+    from nq57sync.web.app import serve as run_server
+
+    config = Config.load(config_path)
+    host, port = host or config.serve.host, port or config.serve.port
+    console.print(f"Bảng theo dõi: http://{host}:{port}/ (Ctrl+C để dừng)", highlight=False)
+    run_server(config, host, port)
+
+
+@cli.command()
 @config_option
 @json_option
 def status(config_path: Path, as_json: bool) -> None:
@@ -290,7 +315,8 @@ def status(config_path: Path, as_json: bool) -> None:
             s["source"], f"số {s['last_snapshot']} ({STATE_VI.get(s['last_state'], '—')})"
             if s["last_snapshot"] else "—", when(s["last_complete_at"]),
             str(s["consecutive_failures"]),
-            f"{vi.number(s['requests_today'])}/{vi.number(s['request_budget'])}",
+            f"{vi.number(s['requests_today'])}/"
+            + (vi.number(s["request_budget"]) if s["request_budget"] is not None else "—"),
             "tốt" if s["healthy"] else f"lỗi: {s['last_error'] or 'xem nhật ký'}")
     console.print(sources)
     open_ = info["open_discrepancies"]

@@ -199,6 +199,16 @@ class AlertsConfig:
 
 
 @attrs.frozen
+class ServeConfig:
+    """`[serve]`: the dashboard. Off loopback it needs a password (from the environment)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8057
+    password_env: str = "NQ57SYNC_DASHBOARD_PASSWORD"
+    in_daemon: bool = False
+
+
+@attrs.frozen
 class Config:
     """The whole configuration, with relative paths resolved against its file."""
 
@@ -209,6 +219,7 @@ class Config:
     report: ReportConfig = ReportConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     alerts: AlertsConfig = AlertsConfig()
+    serve: ServeConfig = ServeConfig()
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Config:
@@ -229,7 +240,7 @@ class Config:
     def from_dict(cls, data: Mapping[str, Any], path: Path | None = None) -> Config:
         where = _where(path)
         for key in data:
-            if key not in {"store", "source", "reconcile", "report", "schedule", "alerts"}:
+            if key not in {"store", "source", "reconcile", "report", "schedule", "alerts", "serve"}:
                 raise ConfigError(f"{where}: mục “{key}” không được hỗ trợ.")
         base = path.parent if path else Path.cwd()
 
@@ -293,6 +304,7 @@ class Config:
             report=report,
             schedule=_schedule(_table(data, "schedule", where), where, base),
             alerts=_alerts(_table(data, "alerts", where), where),
+            serve=_serve(_table(data, "serve", where), where),
         )
 
     def source(self, name: str) -> SourceConfig:
@@ -354,6 +366,18 @@ def _alerts(table: Mapping[str, Any], where: str) -> AlertsConfig:
         value = _typed(table[f.name], kind, where, f"alerts.{f.name}")
         values[f.name] = tuple(value) if kind is list else value
     return AlertsConfig(**values)
+
+
+def _serve(table: Mapping[str, Any], where: str) -> ServeConfig:
+    _only(table, {f.name for f in attrs.fields(ServeConfig)}, where, "serve")
+    default = ServeConfig()
+    return ServeConfig(
+        host=_typed(table.get("host", default.host), str, where, "serve.host"),
+        port=_typed(table.get("port", default.port), int, where, "serve.port"),
+        password_env=_typed(table.get("password_env", default.password_env), str, where,
+                            "serve.password_env"),
+        in_daemon=_typed(table.get("in_daemon", default.in_daemon), bool, where, "serve.in_daemon"),
+    )
 
 
 def _table(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:

@@ -502,6 +502,14 @@ class Reconciler:
 
     # -- lifecycle ----------------------------------------------------------------
 
+    def _details(self, result: ReconcileResult) -> dict[str, Any]:
+        """What a reader of the store (the dashboard) needs without recomputing the run."""
+        full = result.as_json()
+        return {"figures": result.figures, "aggregates": full["aggregates"],
+                "rule_violations": full["rule_violations"], "impact": full["impact"],
+                "notes": full["notes"],
+                "trend": self.store.monthly_trend(result.left.source)}
+
     def _record(self, result: ReconcileResult) -> ReconcileResult:
         rc = self.config.reconcile
         now = iso(now_local())
@@ -510,11 +518,12 @@ class Reconciler:
         with self.store.transaction() as conn:
             run_id = conn.execute(
                 "INSERT INTO reconcile_runs (left_snapshot, right_snapshot, period_start,"
-                " period_end, period_convention, run_at, discrepancies, summary)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " period_end, period_convention, run_at, discrepancies, summary, details)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (result.left.id, result.right.id, period.start.isoformat(),
                  period.end.isoformat(), period.convention, now, len(current),
-                 json.dumps(result.as_json()["summary"], ensure_ascii=False))).lastrowid
+                 json.dumps(result.as_json()["summary"], ensure_ascii=False),
+                 json.dumps(self._details(result), ensure_ascii=False))).lastrowid
             known = {row[0]: row for row in conn.execute(
                 "SELECT id, state, first_seen FROM discrepancies WHERE id IN"
                 " (SELECT value FROM json_each(?))", (json.dumps(list(current)),))}

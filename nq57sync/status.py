@@ -12,10 +12,14 @@ def collect(ws: Workspace) -> dict[str, Any]:
     store = ws.store
     jobs = {row["job_id"]: row for row in store.jobs()}
     sources = []
-    for name, source in ws.sources.items():
+    # Configured sources first, then any the store knows that this configuration does not.
+    stored = [r["source"] for r in store.query("SELECT DISTINCT source FROM snapshots")]
+    for name in [*ws.sources, *(s for s in stored if s not in ws.sources)]:
+        source = ws.sources.get(name)
         last = store.snapshots(name, 1)
         complete = store.latest_complete(name)
-        budget = RequestBudget(store.path, name, source.daily_request_budget)
+        limit = source.daily_request_budget if source else None
+        budget = RequestBudget(store.path, name, limit or 0)
         try:
             used = budget.used()
         finally:
@@ -23,14 +27,14 @@ def collect(ws: Workspace) -> dict[str, Any]:
         job = jobs.get(f"sync:{name}", {})
         failures = int(job.get("failures") or 0)
         sources.append({
-            "source": name, "plugin": source.plugin,
+            "source": name, "plugin": source.plugin if source else (last[0].plugin if last else ""),
             "last_snapshot": last[0].id if last else None,
             "last_state": last[0].state if last else None,
             "last_error": last[0].error if last and last[0].state == "failed" else None,
             "last_complete_at": (complete.finished_at.isoformat()
                                  if complete and complete.finished_at else None),
             "consecutive_failures": failures,
-            "requests_today": used, "request_budget": source.daily_request_budget,
+            "requests_today": used, "request_budget": limit,
             "healthy": failures == 0 and (not last or last[0].state != "failed"),
         })
     open_by_kind = {row["kind"]: row["n"] for row in store.query(

@@ -131,9 +131,11 @@ class Workspace:
         return writer.result
 
     def reconcile(self, period: Period, *, record: bool = True) -> ReconcileResult:
-        """Compare the newest complete snapshots of `left` and `right` for the period."""
-        for name in (self.config.reconcile.left, self.config.reconcile.right):
-            self.source(name)
+        """Compare the newest complete snapshots of `left` and `right` for the period.
+
+        Only the store is read: a reader without the sources' settings (the
+        dashboard of a demo) can reconcile what was synced.
+        """
         return Reconciler(self.store, self.config, self.pm).run(period, record=record)
 
     def report(self, result: ReconcileResult, path: str | os.PathLike[str],

@@ -148,6 +148,12 @@ CREATE TABLE daemon_jobs (
     updated_at  TEXT NOT NULL
 );
 """,
+    5: """
+-- What the dashboard shows of a run without recomputing it: figures, comparisons,
+-- rule violations, impact, notes and the monthly trend, as JSON.
+ALTER TABLE reconcile_runs ADD COLUMN details TEXT;
+CREATE INDEX discrepancies_seen ON discrepancies (state, last_seen);
+""",
 }
 
 LATEST = max(MIGRATIONS)

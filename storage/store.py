@@ -340,6 +340,17 @@ class Store:
             sql, params = sql + " WHERE source = ?", (source,)
         return int(self.conn.execute(sql, params).fetchone()[0])
 
+    def monthly_trend(self, source: str, months: int = 12) -> list[dict[str, Any]]:
+        """Received, resolved and late by month of receipt, from current versions."""
+        rows = self.query(
+            "SELECT substr(received_at, 1, 7) AS month, count(*) AS received,"
+            " sum(finished_at IS NOT NULL) AS resolved,"
+            " coalesce(sum(finished_at IS NOT NULL AND substr(finished_at, 1, 10)"
+            " > substr(due_at, 1, 10)), 0) AS late FROM dossier_versions"
+            " WHERE source = ? AND valid_to IS NULL AND received_at IS NOT NULL"
+            " GROUP BY month ORDER BY month DESC LIMIT ?", (source, months))
+        return rows[::-1]
+
     # -- retention and the daemon's bookkeeping ----------------------------
 
     def prune(self, retention_days: int) -> dict[str, int]:

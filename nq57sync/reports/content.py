@@ -198,7 +198,7 @@ def build(result: ReconcileResult, store: Store, config: Config, pm: Any = None,
     sections.append(Section(
         "I. KẾT QUẢ TIẾP NHẬN, GIẢI QUYẾT HỒ SƠ",
         (statistics_paragraph(rep.unit_name, result, _total(main_figures), f"Nguồn: {basis}"),),
-        tuple(tables), (_trend_chart(store, result),)))
+        tuple(tables), (trend_chart(store.monthly_trend(result.left.source)),)))
 
     # II. Discrepancies.
     by_kind = result.by_kind()
@@ -304,21 +304,13 @@ def _agency_names(store: Store, result: ReconcileResult) -> dict[str, str]:
     return {r["agency_code"]: r["agency_name"] for r in rows if r["agency_name"]}
 
 
-def _trend_chart(store: Store, result: ReconcileResult) -> Chart:
-    """Received, resolved and late by month, from the left side's dossiers in the store."""
-    rows = store.query(
-        "SELECT substr(received_at, 1, 7) AS month, count(*) AS received,"
-        " sum(finished_at IS NOT NULL) AS resolved,"
-        " sum(finished_at IS NOT NULL AND substr(finished_at, 1, 10) > substr(due_at, 1, 10))"
-        " AS late FROM dossier_versions WHERE source = ? AND valid_to IS NULL"
-        " AND received_at IS NOT NULL GROUP BY month ORDER BY month DESC LIMIT 12",
-        (result.left.source,))
-    rows.reverse()
+def trend_chart(rows: list[dict[str, Any]]) -> Chart:
+    """Received, resolved and late by month (rows of `Store.monthly_trend`)."""
     return Chart("trend", "Hồ sơ theo tháng tiếp nhận", "line",
                  tuple(f"{r['month'][5:]}/{r['month'][:4]}" for r in rows),
                  (("Tiếp nhận", tuple(float(r["received"]) for r in rows)),
                   ("Đã giải quyết", tuple(float(r["resolved"]) for r in rows)),
-                  ("Giải quyết quá hạn", tuple(float(r["late"] or 0) for r in rows))),
+                  ("Giải quyết quá hạn", tuple(float(r["late"]) for r in rows))),
                  "Số hồ sơ")
 
 

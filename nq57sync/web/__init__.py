@@ -1,0 +1,1 @@
+"""The live dashboard (`nq57sync serve`)."""

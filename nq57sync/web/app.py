@@ -1,0 +1,282 @@
+"""The dashboard: a Starlette app that reads the store and renders Jinja2 pages.
+
+It writes nothing of its own: reports are produced through `Workspace`, the
+same path as `nq57sync report`. Off loopback every request needs the password
+from the environment; without it the answer is 401 and nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import functools
+import ipaddress
+import os
+import secrets
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from nq57sync import vi
+from nq57sync.codes import CHANNEL_NAMES_VI, STATUS_NAMES_VI, Channel, Status
+from nq57sync.config import Config
+from nq57sync.errors import ConfigError, Nq57Error, PeriodError
+from nq57sync.period import Period
+from nq57sync.plugins import make_plugin_manager
+from nq57sync.reconcile import FIELD_NAMES_VI, KIND_VI, KINDS, STATE_VI, suggest
+from nq57sync.reports import charts
+from nq57sync.reports.content import INDEX_GROUPS_VI, INDEX_MAXIMA, Chart, trend_chart
+from nq57sync.rules import METRIC_NAMES_VI
+from nq57sync.web import queries
+from nq57sync.workspace import Workspace
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
+COMPARED = ("status", "channel", "procedure_code", "agency_code", "received_at", "due_at",
+            "finished_at", "returned_at")
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class PasswordGate(BaseHTTPMiddleware):
+    """HTTP Basic with the password from the environment; any user name."""
+
+    def __init__(self, app: Any, password: str) -> None:
+        super().__init__(app)
+        self.password = password.encode()
+
+    async def dispatch(self, request: Request,
+                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                _, _, given = base64.b64decode(value).partition(b":")
+            except (binascii.Error, ValueError):
+                given = b""
+            if secrets.compare_digest(given, self.password):
+                return await call_next(request)
+        return PlainTextResponse("Cần đăng nhập để xem bảng theo dõi.", status_code=401,
+                                 headers={"WWW-Authenticate": 'Basic realm="nq57sync"'})
+
+
+def _value(field: str, row: dict[str, Any] | None) -> str:
+    if row is None:
+        return "—"
+    value = row.get(field)
+    if value is None or value == "":
+        return "—"
+    if field == "status":
+        return f"{value} – {STATUS_NAMES_VI.get(Status(int(value)), '')}"
+    if field == "channel":
+        return f"{value} – {CHANNEL_NAMES_VI.get(Channel(int(value)), '')}"
+    if field.endswith("_at"):
+        return vi.datetime(dt.datetime.fromisoformat(value))
+    return str(value)
+
+
+def create_app(config: Config, *, host: str = "127.0.0.1") -> Starlette:
+    """The dashboard for one configuration; `host` is where it will listen."""
+    middleware = []
+    if not is_loopback(host):
+        password = os.environ.get(config.serve.password_env, "")
+        if not password:
+            raise ConfigError(
+                f"Bảng theo dõi mở ra ngoài máy ({host}) cần mật khẩu trong biến môi trường "
+                f"“{config.serve.password_env}” (khóa serve.password_env).")
+        middleware.append(Middleware(PasswordGate, password=password))
+    pm = make_plugin_manager()
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    env = templates.env
+    env.globals.update(vi=vi, KIND_VI=KIND_VI, STATE_VI=STATE_VI, FIELD_NAMES_VI=FIELD_NAMES_VI,
+                       METRIC_NAMES_VI=METRIC_NAMES_VI, KINDS=KINDS, INDEX_GROUPS_VI=INDEX_GROUPS_VI,
+                       fmt_dt=lambda t: vi.datetime(dt.datetime.fromisoformat(t)) if t else "—",
+                       action_for=lambda d: suggest(d["kind"], d["base_kind"], d["field"],
+                                                    d["left_value"], d["right_value"],
+                                                    config.reconcile.sync_grace_hours))
+
+    def workspace() -> Workspace:
+        return Workspace(config, pm)
+
+    @functools.lru_cache(maxsize=64)
+    def svg(chart: Chart) -> str:
+        return charts.svg(chart)
+
+    def choose_period(request: Request, ws: Workspace) -> tuple[Period | None, list[Period]]:
+        known = queries.periods(ws.store)
+        text = request.query_params.get("ky", "").strip()
+        if text:
+            return Period.parse(text), known
+        return (known[0] if known else None), known
+
+    def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    def failure(request: Request, message: str, status: int) -> Response:
+        return render(request, "error.html.j2", status=status, message=message, ky="",
+                      periods=[], period=None, stamp={"snapshot": 0, "run": 0})
+
+    def page(handler: Callable[[Request, Workspace], Response]) -> Callable[[Request], Response]:
+        """Open a workspace per request; the project's errors become a readable page."""
+
+        def run(request: Request) -> Response:
+            try:
+                with workspace() as ws:
+                    return handler(request, ws)
+            except PeriodError as exc:
+                return failure(request, str(exc), 400)
+            except Nq57Error as exc:
+                return failure(request, str(exc), 500)
+
+        return run
+
+    def common(request: Request, ws: Workspace) -> dict[str, Any]:
+        period, known = choose_period(request, ws)
+        run = queries.latest_run(ws.store, period) if period else None
+        return {"period": period, "periods": known, "run": run,
+                "ky": f"{period.start}..{period.end}" if period else "",
+                "names": queries.agency_names(ws.store, run) if run else {},
+                "stamp": queries.version_stamp(ws.store)}
+
+    @page
+    def overview(request: Request, ws: Workspace) -> Response:
+        ctx = common(request, ws)
+        run = ctx["run"]
+        rows, chart_svgs = [], []
+        if run:
+            details = run["details"]
+            published: dict[str, dict[str, dict[str, int]]] = {"left": {}, "right": {}}
+            for side in ("left", "right"):
+                for a in ws.store.aggregates(run[f"{side}_snapshot"]):
+                    if a.period.same_span(ctx["period"]):
+                        published[side][a.agency.code] = a.metrics()
+            impact = {i["agency_code"]: i for i in details.get("impact", [])}
+            agencies = sorted(set(details.get("figures", {}).get("left", {}))
+                              | set(published["left"]) | set(published["right"]))
+            for code in agencies:
+                rows.append({"code": code, "name": ctx["names"].get(code, code),
+                             "views": [(label, src.get(code)) for label, src in (
+                                 (run["left"]["source"] + " (công bố)", published["left"]),
+                                 (run["right"]["source"] + " (công bố)", published["right"]),
+                                 ("Đối chiếu (từ hồ sơ)", details["figures"]["left"]))],
+                             "impact": impact.get(code)})
+            by_kind = run["summary"]["by_kind"]
+            chart_svgs = [svg(trend_chart(details.get("trend", []))),
+                          svg(Chart("by_kind", "Sai lệch theo loại", "bar",
+                                    tuple(KIND_VI[k] for k in by_kind),
+                                    (("Số sai lệch", tuple(float(v) for v in by_kind.values())),)))]
+        return render(request, "overview.html.j2", rows=rows, charts=chart_svgs,
+                      share=lambda m: _shares(m), **ctx)
+
+    @page
+    def discrepancies(request: Request, ws: Workspace) -> Response:
+        ctx = common(request, ws)
+        q = request.query_params
+        filters = queries.Filters(agency=q.get("don_vi", ""), kind=q.get("loai", ""),
+                                  procedure=q.get("thu_tuc", "").strip(),
+                                  state=q.get("tinh_trang", "open"),
+                                  page=max(1, int(q.get("trang", "1") or 1)))
+        rows, total, by_kind, by_agency = [], 0, [], []
+        if ctx["run"]:
+            rows, total = queries.discrepancy_page(ws.store, ctx["run"], filters)
+            by_kind = queries.counts(ws.store, ctx["run"], filters, "kind")
+            by_agency = queries.counts(ws.store, ctx["run"], filters, "agency_code")
+        pages = max(1, -(-total // queries.PAGE_SIZE))
+        return render(request, "discrepancies.html.j2", rows=rows, total=total, filters=filters,
+                      pages=pages, by_kind=by_kind, by_agency=by_agency, **ctx)
+
+    @page
+    def dossier_page(request: Request, ws: Workspace) -> Response:
+        code = request.path_params["code"]
+        rc = config.reconcile
+        found = queries.dossier(ws.store, code, rc.left, rc.right)
+        if not found["left"] and not found["right"]:
+            return failure(request, f"Không có hồ sơ “{code}” trong kho.", 404)
+        fields = [(f, FIELD_NAMES_VI.get(f, f), _value(f, found["left"]), _value(f, found["right"]))
+                  for f in COMPARED]
+        return render(request, "dossier.html.j2", code=code, fields=fields, found=found,
+                      left=rc.left, right=rc.right, **common(request, ws))
+
+    @page
+    def trends(request: Request, ws: Workspace) -> Response:
+        ctx = common(request, ws)
+        opened = queries.opened_and_resolved(ws.store)
+        index = queries.index_trend(ws.store)
+        svgs = []
+        if ctx["run"]:
+            svgs.append(svg(trend_chart(ctx["run"]["details"].get("trend", []))))
+        if opened:
+            svgs.append(svg(Chart("opened", "Sai lệch phát sinh và được khắc phục theo ngày", "line",
+                                  tuple(f"{r['day'][8:]}/{r['day'][5:7]}" for r in opened),
+                                  (("Phát sinh", tuple(float(r["opened"]) for r in opened)),
+                                   ("Khắc phục", tuple(float(r["resolved"]) for r in opened))))))
+        if index:
+            svgs.append(svg(Chart("index", "Điểm trung bình nhóm chỉ số 766 qua các ảnh chụp", "line",
+                                  tuple(f"số {e['id']}" for e in index),
+                                  tuple((INDEX_GROUPS_VI[g], tuple(e["groups"].get(g, 0.0)
+                                                                    for e in index))
+                                        for g in INDEX_MAXIMA))))
+        return render(request, "trends.html.j2", charts=svgs, **ctx)
+
+    @page
+    def health(request: Request, ws: Workspace) -> Response:
+        from nq57sync.status import collect
+
+        return render(request, "health.html.j2", info=collect(ws), **common(request, ws))
+
+    @page
+    def download(request: Request, ws: Workspace) -> Response:
+        fmt = request.path_params["fmt"]
+        period, _ = choose_period(request, ws)
+        if period is None or fmt not in ("docx", "xlsx", "html", "md"):
+            return failure(request, "Chưa có kỳ nào được đối chiếu.", 404)
+        result = ws.reconcile(period)
+        folder = Path(tempfile.mkdtemp(prefix="nq57sync-"))
+        path = ws.report(result, folder / f"bao-cao-{period.start}-{period.end}.{fmt}")
+        return FileResponse(path, filename=path.name)
+
+    @page
+    def stamp(request: Request, ws: Workspace) -> Response:
+        return JSONResponse(queries.version_stamp(ws.store))
+
+    routes = [
+        Route("/", overview), Route("/sai-lech", discrepancies),
+        Route("/ho-so/{code:path}", dossier_page), Route("/xu-huong", trends),
+        Route("/nguon", health), Route("/bao-cao/{fmt}", download),
+        Route("/api/phien-ban", stamp),
+    ]
+    return Starlette(routes=routes, middleware=middleware)
+
+
+def _shares(m: dict[str, int] | None) -> tuple[str, str]:
+    if not m:
+        return "—", "—"
+    new = m["received_online"] + m["received_direct"] + m["received_postal"]
+    return (vi.percent(vi.share(m["received_online"], new)),
+            vi.percent(vi.share(m["resolved_early"] + m["resolved_on_time"], m["resolved_total"])))
+
+
+def serve(config: Config, host: str, port: int) -> None:
+    import uvicorn
+
+    app = create_app(config, host=host)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+__all__ = ["create_app", "is_loopback", "serve"]

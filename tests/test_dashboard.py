@@ -1,0 +1,143 @@
+"""The dashboard in headless Chromium (Debian's, driven by Playwright), over real HTTP."""
+
+import base64
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sim import simulation, workspace
+from starlette.testclient import TestClient
+
+from nq57sync import Config, ConfigError, vi
+from nq57sync.web.app import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def reconciled(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dash")
+    mp = pytest.MonkeyPatch()
+    with simulation(mp, as_of=None) as sim:
+        ws = workspace(sim, folder / "s.db")
+        ws.sync(sim.period)
+        result = ws.reconcile(sim.period)
+        config = Config.from_dict({"store": {"path": str(folder / "s.db")},
+                                   "reconcile": {"left": "motcua", "right": "dvcqg"}})
+        ws.close()
+        yield config, result
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def server(reconciled):
+    config, result = reconciled
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port,
+                                        log_level="error"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", result
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("Debian chromium is installed by .ci/run")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+def test_overview_shows_the_figures_of_reconcile(server, browser):
+    url, result = server
+    BUILD.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1300, "height": 1600})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url + "/")
+    data = result.as_json()
+    assert page.inner_text("#card-discrepancies b") == vi.number(data["summary"]["discrepancies"])
+    agency = sorted(result.figures["left"])[0]
+    for metric in ("received_total", "resolved_total", "resolved_late"):
+        cell = page.inner_text(
+            f"#figures tr[data-agency='{agency}'][data-view='2'] td[data-metric='{metric}']")
+        assert cell == vi.number(result.figures["left"][agency][metric])
+    assert page.locator(".charts svg").count() == 2
+    page.screenshot(path=str(BUILD / "dashboard-overview.png"), full_page=True)
+    assert errors == []
+
+
+def test_filter_by_agency_and_kind_then_open_a_dossier(server, browser):
+    url, result = server
+    page = browser.new_page(viewport={"width": 1300, "height": 1200})
+    page.goto(url + "/sai-lech")
+    target = next(d for d in result.discrepancies if d.kind == "status_mismatch")
+    page.select_option("#don_vi", target.agency_code)
+    page.select_option("#loai", "status_mismatch")
+    page.click("#loc")
+    page.wait_for_load_state()
+    rows = page.locator("#list tbody tr[data-kind]")
+    expected = [d for d in result.discrepancies
+                if d.kind == "status_mismatch" and d.agency_code == target.agency_code]
+    assert rows.count() == len(expected) >= 1
+    for i in range(rows.count()):
+        assert rows.nth(i).get_attribute("data-kind") == "status_mismatch"
+        assert rows.nth(i).get_attribute("data-agency") == target.agency_code
+    page.screenshot(path=str(BUILD / "dashboard-discrepancies.png"), full_page=True)
+    page.click(f"#list a:text('{target.dossier_code}')")
+    page.wait_for_load_state()
+    differs = page.locator("#compare tr.differs")
+    assert differs.count() >= 1
+    assert differs.first.get_attribute("data-field") == "status"
+    assert "Đồng bộ lại trạng thái" in page.inner_text("#actions")
+    page.screenshot(path=str(BUILD / "dashboard-dossier.png"), full_page=True)
+
+
+def test_trends_and_sources_pages_load(server, browser):
+    url, _ = server
+    page = browser.new_page()
+    page.goto(url + "/xu-huong")
+    assert page.locator("#trend-charts svg").count() >= 2
+    page.goto(url + "/nguon")
+    assert "motcua" in page.inner_text("#sources")
+
+
+def test_off_loopback_needs_the_password_and_shows_nothing_without_it(reconciled, monkeypatch):
+    config, _ = reconciled
+    monkeypatch.delenv("NQ57SYNC_DASHBOARD_PASSWORD", raising=False)
+    with pytest.raises(ConfigError, match="NQ57SYNC_DASHBOARD_PASSWORD"):
+        create_app(config, host="0.0.0.0")
+    monkeypatch.setenv("NQ57SYNC_DASHBOARD_PASSWORD", "mat-khau-thu")
+    client = TestClient(create_app(config, host="0.0.0.0"))
+    denied = client.get("/sai-lech")
+    assert denied.status_code == 401 and "sai lệch" not in denied.text.lower()
+    assert client.get("/api/phien-ban").status_code == 401
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"x:sai").decode()}
+    assert client.get("/", headers=wrong).status_code == 401
+    right = {"Authorization": "Basic " + base64.b64encode(b"canbo:mat-khau-thu").decode()}
+    ok = client.get("/", headers=right)
+    assert ok.status_code == 200 and "mat-khau-thu" not in ok.text
+    assert TestClient(create_app(config)).get("/").status_code == 200  # loopback: no password
