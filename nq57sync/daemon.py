@@ -134,6 +134,7 @@ class Daemon:
         self.failed_jobs = 0
         self._budget_alerted: set[tuple[str, str]] = set()
         self._health: ThreadingHTTPServer | None = None
+        self._dashboard: Any = None
         # The store has one connection; jobs run one at a time, but the scheduler's
         # listener and start-up touch it from other threads.
         self._store_lock = threading.RLock()
@@ -165,6 +166,8 @@ class Daemon:
         self._persist_next_runs_locked()
         if self.schedule.status_port:
             self._start_health(self.schedule.status_port)
+        if self.ws.config.serve.in_daemon:
+            self._start_dashboard()
         self.say(f"nq57sync daemon đã chạy: {len(self.scheduler.get_jobs())} việc theo lịch "
                  f"trên kho {store.path}.")
 
@@ -188,6 +191,8 @@ class Daemon:
         if self._health is not None:
             self._health.shutdown()
             self._health.server_close()
+        if self._dashboard is not None:
+            self._dashboard.should_exit = True
         self.lock.release()
 
     def run_forever(self) -> None:
@@ -356,6 +361,20 @@ class Daemon:
         for job in self.scheduler.get_jobs():
             if ":deferred" not in job.id:
                 self.ws.store.set_next_run(job.id, job.next_run_time)
+
+    def _start_dashboard(self) -> None:
+        """`[serve] in_daemon = true`: the dashboard in a thread of the daemon."""
+        import uvicorn
+
+        from nq57sync.web.app import create_app
+
+        serve = self.ws.config.serve
+        server = uvicorn.Server(uvicorn.Config(create_app(self.ws.config, host=serve.host),
+                                               host=serve.host, port=serve.port,
+                                               log_level="warning"))
+        threading.Thread(target=server.run, daemon=True, name="dashboard").start()
+        self._dashboard = server
+        self.say(f"Bảng theo dõi: http://{serve.host}:{serve.port}/")
 
     def _start_health(self, port: int) -> None:
         from nq57sync.status import collect

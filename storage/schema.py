@@ -153,6 +153,9 @@ CREATE TABLE daemon_jobs (
 -- rule violations, impact, notes and the monthly trend, as JSON.
 ALTER TABLE reconcile_runs ADD COLUMN details TEXT;
 CREATE INDEX discrepancies_seen ON discrepancies (state, last_seen);
+-- A dossier looked up by its other code (the dashboard's comparison page).
+CREATE INDEX dossier_versions_current_alt ON dossier_versions (source, alt_code)
+    WHERE valid_to IS NULL AND alt_code IS NOT NULL;
 """,
 }
 

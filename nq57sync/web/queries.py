@@ -104,7 +104,7 @@ def dossier(store: Store, code: str, left: str, right: str) -> dict[str, Any]:
         rows = store.query(
             "SELECT * FROM dossier_versions WHERE source = :s AND valid_to IS NULL AND code = :c"
             " UNION ALL SELECT * FROM dossier_versions WHERE source = :s AND valid_to IS NULL"
-            " AND alt_code = :c LIMIT 1", {"s": source, "c": code})
+            " AND alt_code IS NOT NULL AND alt_code = :c LIMIT 1", {"s": source, "c": code})
         found[side] = rows[0] if rows else None
     if found["right"] is None and found["left"] and found["left"]["alt_code"]:
         rows = store.query(
