@@ -23,11 +23,12 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from nq57sync import Config, Period  # noqa: E402
-from nq57sync.reconcile import Reconciler  # noqa: E402
-from nq57sync.web.app import create_app  # noqa: E402
-from nq57sync_storage import Store  # noqa: E402
-from store import dossiers  # noqa: E402
+from store import dossiers
+
+from nq57sync import Config, Period
+from nq57sync.reconcile import Reconciler
+from nq57sync.web.app import create_app
+from nq57sync_storage import Store
 
 
 def build(n: int, path: Path) -> None:

@@ -14,6 +14,14 @@ from nq57sync.reports.content import Chart
 COLORS = ("#1f5fa8", "#2e9d5b", "#d9822b", "#b03a48", "#6b4fa0")
 
 
+def warm_up() -> None:
+    """Pay matplotlib's import once, up front (the dashboard does it at start-up)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+
+
 def _figure(chart: Chart):  # type: ignore[no-untyped-def]
     import matplotlib
 

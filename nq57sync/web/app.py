@@ -102,6 +102,7 @@ def create_app(config: Config, *, host: str = "127.0.0.1") -> Starlette:
                 f"“{config.serve.password_env}” (khóa serve.password_env).")
         middleware.append(Middleware(PasswordGate, password=password))
     pm = make_plugin_manager()
+    charts.warm_up()  # import the plotting library now, not on the first page load
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
     env.globals.update(vi=vi, KIND_VI=KIND_VI, STATE_VI=STATE_VI, FIELD_NAMES_VI=FIELD_NAMES_VI,
