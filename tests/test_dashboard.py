@@ -141,3 +141,47 @@ def test_off_loopback_needs_the_password_and_shows_nothing_without_it(reconciled
     ok = client.get("/", headers=right)
     assert ok.status_code == 200 and "mat-khau-thu" not in ok.text
     assert TestClient(create_app(config)).get("/").status_code == 200  # loopback: no password
+
+
+def test_the_page_learns_when_a_reconciliation_lands(server, reconciled):
+    import httpx
+
+    from nq57sync import Workspace
+
+    url, result = server
+    config, _ = reconciled
+    before = httpx.get(url + "/api/phien-ban").json()
+    with Workspace(config) as ws:
+        ws.reconcile(result.period)  # what the daemon does after a round of syncs
+    after = httpx.get(url + "/api/phien-ban").json()
+    assert after["run"] == before["run"] + 1
+    assert 'fetch("/api/phien-ban"' in httpx.get(url + "/").text
+
+
+def test_the_dashboard_runs_inside_the_daemon(tmp_path, monkeypatch):
+    import attrs
+    import httpx
+
+    from nq57sync.daemon import Daemon
+
+    port = free_port()
+    with simulation(monkeypatch) as sim:
+        ws = workspace(sim, tmp_path / "s.db")
+        ws.config = attrs.evolve(
+            ws.config, serve=attrs.evolve(ws.config.serve, port=port, in_daemon=True),
+            schedule=attrs.evolve(ws.config.schedule, sync="interval 1d", reports=()))
+        daemon = Daemon(ws, say=lambda line: None)
+        daemon.start()
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/nguon").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            page = httpx.get(f"http://127.0.0.1:{port}/nguon").text
+            assert "Nguồn dữ liệu" in page and "motcua" in page
+        finally:
+            daemon.stop()
+            ws.close()
