@@ -69,6 +69,9 @@ def main() -> None:
           f"db {size1 / 1e6:,.1f} MB")
     print(f"re-snapshot 1% : {t2:7.1f} s  {n / t2:10,.0f} dossiers/s  versions {v2:,}  "
           f"db {size2 / 1e6:,.1f} MB")
+    peak = next((int(line.split()[1]) / 1024 for line in
+                 Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM:")), 0)
+    print(f"peak resident memory of the whole run (dossier objects included): {peak:,.0f} MB")
     print(f"re-snapshot / first: time {t2 / t1:.2f}×, file growth {100 * (size2 - size1) / size1:.1f}% "
           f"(a full copy per pull would grow it ~100%)")
 
