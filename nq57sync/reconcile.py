@@ -227,21 +227,6 @@ _COLUMNS = ("code, alt_code, agency_code, procedure_code, channel, status, recei
 _CHANGED = ("max(coalesce(updated_at, ''), coalesce(received_at, ''), coalesce(finished_at, ''),"
             " coalesce(returned_at, ''))")
 
-#: Per dossier row: which metrics it counts in (recomputed-from-dossiers basis).
-_MEMBERSHIP = """
-SELECT {key} AS key, agency_code AS agency, CASE channel WHEN 2 THEN 'received_online'
-       WHEN 1 THEN 'received_direct' ELSE 'received_postal' END AS metric FROM {src}
-UNION ALL SELECT {key}, agency_code, 'received_total' FROM {src}
-UNION ALL SELECT {key}, agency_code, CASE timeliness WHEN 'early' THEN 'resolved_early'
-       WHEN 'on_time' THEN 'resolved_on_time' WHEN 'late' THEN 'resolved_late'
-       WHEN 'in_time' THEN 'pending_in_time' WHEN 'overdue' THEN 'pending_overdue'
-       ELSE CASE WHEN status = 7 THEN 'withdrawn' ELSE 'rejected' END END FROM {src}
-UNION ALL SELECT {key}, agency_code, CASE WHEN timeliness IN ('early', 'on_time', 'late')
-       THEN 'resolved_total' ELSE 'pending_total' END FROM {src}
-       WHERE timeliness IS NOT NULL
-"""
-
-
 class Reconciler:
     """Compares the newest complete snapshots of `left` and `right` for a period."""
 
@@ -433,34 +418,45 @@ class Reconciler:
         return out
 
     def _deltas(self, found: list[Discrepancy]) -> dict[tuple[str, str], dict[str, int]]:
-        """Per (agency, metric): each discrepancy's dossier's left-minus-right membership."""
-        lids = sorted({lid for lid, _ in self._dossier_rows.values() if lid is not None})
-        rids = sorted({rid for _, rid in self._dossier_rows.values() if rid is not None})
-        conn = self.store.conn
-        member: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
-        for side, ids, src in (("l", lids, "rec_l"), ("r", rids, "rec_r")):
-            where = "WHERE rowid IN (SELECT value FROM json_each(:ids))"
-            if side == "r":
-                where += " AND in_period"
-            sql = _MEMBERSHIP.format(key="rowid", src=f"(SELECT rowid, * FROM {src} {where})")
-            for key, agency, metric in conn.execute(sql, {"ids": json.dumps(ids)}):
-                member[(side, key)].append((agency, metric))
-        deltas: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
-        seen_dossiers: set[tuple[int | None, int | None]] = set()
+        """Per (agency, metric): each discrepant dossier's left-minus-right membership.
+
+        SQL sums the memberships per dossier and keeps only the cells that
+        differ; a dossier with several discrepancies accounts for its difference
+        once, under its first discrepancy (the others are listed with 0).
+        """
+        ids_by_dossier: dict[tuple[int | None, int | None], list[str]] = defaultdict(list)
         for d in found:
-            lid, rid = self._dossier_rows[d.id]
-            dossier_delta: dict[tuple[str, str], int] = defaultdict(int)
-            for cell in member.get(("l", lid), []) if lid is not None else []:
-                dossier_delta[cell] += 1
-            for cell in member.get(("r", rid), []) if rid is not None else []:
-                dossier_delta[cell] -= 1
-            first = (lid, rid) not in seen_dossiers
-            seen_dossiers.add((lid, rid))
-            for cell, amount in dossier_delta.items():
-                if amount:
-                    # A dossier with several discrepancies accounts for its difference once.
-                    slot = deltas[cell]
-                    slot[d.id] = amount if first else 0
+            ids_by_dossier[self._dossier_rows[d.id]].append(d.id)
+        pairs = json.dumps([[lid, rid] for lid, rid in ids_by_dossier])
+        side = ("SELECT d.lid, d.rid, x.agency_code AS agency, x.channel, x.timeliness, x.status,"
+                " {sign} AS sign FROM d JOIN {table} x ON x.rowid = d.{key}{extra}")
+        memberships = " UNION ALL ".join(
+            side.format(sign=sign, table=table, key=key, extra=extra)
+            for sign, table, key, extra in ((1, "rec_l", "lid", ""),
+                                            (-1, "rec_r", "rid", " AND x.in_period")))
+        metric_cells = " UNION ALL ".join(
+            f"SELECT lid, rid, agency, {expr} AS metric, sign FROM m{where}" for expr, where in (
+                ("CASE channel WHEN 2 THEN 'received_online' WHEN 1 THEN 'received_direct'"
+                 " ELSE 'received_postal' END", ""),
+                ("'received_total'", ""),
+                ("CASE timeliness WHEN 'early' THEN 'resolved_early' WHEN 'on_time' THEN"
+                 " 'resolved_on_time' WHEN 'late' THEN 'resolved_late' WHEN 'in_time' THEN"
+                 " 'pending_in_time' WHEN 'overdue' THEN 'pending_overdue' ELSE CASE WHEN"
+                 " status = 7 THEN 'withdrawn' ELSE 'rejected' END END", ""),
+                ("CASE WHEN timeliness IN ('early', 'on_time', 'late') THEN 'resolved_total'"
+                 " ELSE 'pending_total' END", " WHERE timeliness IS NOT NULL")))
+        sql = (
+            "WITH d(lid, rid) AS (SELECT value ->> 0, value ->> 1 FROM json_each(:pairs)),"
+            f" m AS MATERIALIZED ({memberships})"
+            f" SELECT lid, rid, agency, metric, sum(sign) FROM ({metric_cells})"
+            " GROUP BY lid, rid, agency, metric HAVING sum(sign) <> 0")
+        deltas: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+        for lid, rid, agency, metric, amount in self.store.conn.execute(sql, {"pairs": pairs}):
+            ids = ids_by_dossier[(lid, rid)]
+            slot = deltas[(agency, metric)]
+            slot[ids[0]] = amount
+            for other in ids[1:]:
+                slot[other] = 0
         return deltas
 
     def _compare(self, left: Snapshot, right: Snapshot, period: Period,
@@ -503,12 +499,15 @@ class Reconciler:
     # -- lifecycle ----------------------------------------------------------------
 
     def _details(self, result: ReconcileResult) -> dict[str, Any]:
-        """What a reader of the store (the dashboard) needs without recomputing the run."""
+        """What a reader of the store (the dashboard) needs without recomputing the run.
+
+        Nothing here scans beyond the run's own working tables: trends across
+        periods are read back from the runs' figures.
+        """
         full = result.as_json()
         return {"figures": result.figures, "aggregates": full["aggregates"],
                 "rule_violations": full["rule_violations"], "impact": full["impact"],
-                "notes": full["notes"],
-                "trend": self.store.monthly_trend(result.left.source)}
+                "notes": full["notes"]}
 
     def _record(self, result: ReconcileResult) -> ReconcileResult:
         rc = self.config.reconcile

@@ -35,7 +35,7 @@ from nq57sync.period import Period
 from nq57sync.plugins import make_plugin_manager
 from nq57sync.reconcile import FIELD_NAMES_VI, KIND_VI, KINDS, STATE_VI, suggest
 from nq57sync.reports import charts
-from nq57sync.reports.content import INDEX_GROUPS_VI, INDEX_MAXIMA, Chart, trend_chart
+from nq57sync.reports.content import INDEX_GROUPS_VI, INDEX_MAXIMA, Chart
 from nq57sync.rules import METRIC_NAMES_VI
 from nq57sync.web import queries
 from nq57sync.workspace import Workspace
@@ -178,7 +178,7 @@ def create_app(config: Config, *, host: str = "127.0.0.1") -> Starlette:
                                  ("Đối chiếu (từ hồ sơ)", details["figures"]["left"]))],
                              "impact": impact.get(code)})
             by_kind = run["summary"]["by_kind"]
-            chart_svgs = [svg(trend_chart(details.get("trend", []))),
+            chart_svgs = [svg(period_chart(queries.period_trend(ws.store))),
                           svg(Chart("by_kind", "Sai lệch theo loại", "bar",
                                     tuple(KIND_VI[k] for k in by_kind),
                                     (("Số sai lệch", tuple(float(v) for v in by_kind.values())),)))]
@@ -220,8 +220,9 @@ def create_app(config: Config, *, host: str = "127.0.0.1") -> Starlette:
         opened = queries.opened_and_resolved(ws.store)
         index = queries.index_trend(ws.store)
         svgs = []
-        if ctx["run"]:
-            svgs.append(svg(trend_chart(ctx["run"]["details"].get("trend", []))))
+        periods_trend = queries.period_trend(ws.store)
+        if periods_trend:
+            svgs.append(svg(period_chart(periods_trend)))
         if opened:
             svgs.append(svg(Chart("opened", "Sai lệch phát sinh và được khắc phục theo ngày", "line",
                                   tuple(f"{r['day'][8:]}/{r['day'][5:7]}" for r in opened),
@@ -263,6 +264,15 @@ def create_app(config: Config, *, host: str = "127.0.0.1") -> Starlette:
         Route("/api/phien-ban", stamp),
     ]
     return Starlette(routes=routes, middleware=middleware)
+
+
+def period_chart(rows: list[dict[str, Any]]) -> Chart:
+    """Received, resolved and late per reconciled period (from the runs' own figures)."""
+    return Chart("periods", "Hồ sơ theo kỳ đã đối chiếu (tính từ hồ sơ)", "line",
+                 tuple(r["label"] for r in rows),
+                 (("Tiếp nhận", tuple(float(r["received"]) for r in rows)),
+                  ("Đã giải quyết", tuple(float(r["resolved"]) for r in rows)),
+                  ("Giải quyết quá hạn", tuple(float(r["late"]) for r in rows))), "Số hồ sơ")
 
 
 def _shares(m: dict[str, int] | None) -> tuple[str, str]:

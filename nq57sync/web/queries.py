@@ -144,3 +144,22 @@ def version_stamp(store: Store) -> dict[str, int]:
     row = store.query("SELECT (SELECT coalesce(max(id), 0) FROM snapshots WHERE state != 'running')"
                       " AS snapshot, (SELECT coalesce(max(id), 0) FROM reconcile_runs) AS run")[0]
     return {"snapshot": row["snapshot"], "run": row["run"]}
+
+
+def period_trend(store: Store, limit: int = 12) -> list[dict[str, Any]]:
+    """Received, resolved and late per reconciled period (latest run of each), oldest first."""
+    rows = store.query(
+        "SELECT r.period_start, r.period_end, r.details FROM reconcile_runs r JOIN ("
+        " SELECT max(id) AS id FROM reconcile_runs GROUP BY period_start, period_end"
+        " ORDER BY id DESC LIMIT ?) latest ON latest.id = r.id ORDER BY r.period_start", (limit,))
+    out = []
+    for r in rows:
+        figures = json.loads(r["details"] or "{}").get("figures", {}).get("left", {})
+        total = {k: sum(m.get(k, 0) for m in figures.values())
+                 for k in ("received_total", "resolved_total", "resolved_late")}
+        out.append({"month": f"{r['period_start']}", "label":
+                    f"{r['period_start'][8:10]}/{r['period_start'][5:7]}–"
+                    f"{r['period_end'][8:10]}/{r['period_end'][5:7]}/{r['period_end'][:4]}",
+                    "received": total["received_total"], "resolved": total["resolved_total"],
+                    "late": total["resolved_late"]})
+    return out
