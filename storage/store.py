@@ -578,10 +578,7 @@ class SnapshotWriter:
                 f"INSERT INTO dossier_versions ({_COLUMN_LIST}, source, valid_from)"
                 f" SELECT {_COLUMN_LIST}, :s, :n FROM {self.staging} AS st WHERE NOT EXISTS"
                 " (SELECT 1 FROM dossier_versions AS v WHERE v.source = :s"
-                " AND v.valid_to IS NULL AND v.code = st.code)"
-                # In code order: readers walking the current versions by code then read
-                # the table sequentially.
-                " ORDER BY st.code", params).rowcount
+                " AND v.valid_to IS NULL AND v.code = st.code)", params).rowcount
             conn.executemany(
                 "INSERT INTO aggregates VALUES (" + ", ".join("?" * (6 + len(METRICS))) + ")",
                 [(self.id, a.agency.code, a.agency.name, a.period.start.isoformat(),
