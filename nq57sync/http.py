@@ -29,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from nq57sync.errors import AuthError, BudgetExhausted, DataError, SourceError
+from nq57sync.hooktypes import DossierPage
 from nq57sync.model import VN_TZ
 
 log = logging.getLogger("nq57sync.http")
@@ -339,6 +340,26 @@ class SourceClient:
         except _NotJson as exc:
             raise DataError(f"Dịch vụ {service} của nguồn “{self.source}” trả về nội dung "
                             f"không phải JSON: “{exc.line}”.", source=self.source) from None
+
+    def paged(self, fetch: Callable[[int], tuple[int, list[Any]]], first: int, page_size: int,
+              system: str) -> Iterator[DossierPage]:
+        """A paged listing: page `first` tells the total, the rest come concurrently, in order.
+
+        Paging stops at the total or at an empty page; a listing that ends short
+        of its own total is refused, so a half-read list never retires dossiers.
+        """
+        total, rows = fetch(first)
+        yield DossierPage(rows, total)
+        gathered = len(rows)
+        if rows:
+            for _, more in self.ordered_map(fetch, range(first + 1, first + -(-total // page_size))):
+                if not more:
+                    break
+                gathered += len(more)
+                yield DossierPage(more, total)
+        if gathered < total:
+            raise DataError(f"{system} báo {total} hồ sơ nhưng chỉ trả về {gathered}; danh sách thay "
+                            "đổi trong lúc đồng bộ, hãy chạy lại.", source=self.source)
 
     # -- concurrency ------------------------------------------------------
 

@@ -99,20 +99,7 @@ class Gateway:
                     pageIndex=index, pageSize=self.page_size)
                 return parse_dossier_page(answer, self.dossier_fields, f"trang {index}")
 
-            total, first = page(1)
-            yield DossierPage(first, total)
-            if not first:
-                continue
-            gathered = len(first)
-            pages = range(2, -(-total // self.page_size) + 1)
-            for _, rows in client.ordered_map(page, pages):
-                if not rows:
-                    break
-                gathered += len(rows)
-                yield DossierPage(rows, total)
-            if gathered < total:
-                raise DataError(f"DVCQG báo {total} hồ sơ nhưng chỉ trả về {gathered}; "
-                                "danh sách thay đổi trong lúc đồng bộ, hãy chạy lại.")
+            yield from client.paged(page, 1, self.page_size, "DVCQG")
 
 
 # -- parsers ------------------------------------------------------------------

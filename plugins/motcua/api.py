@@ -120,17 +120,7 @@ class Api:
                 total = wire.count(answer.get("totalElements", len(items)), "totalElements")
                 return total, [parse_dossier(item) for item in items]
 
-            total, first = page(0)
-            yield DossierPage(first, total)
-            gathered = len(first)
-            for _, rows in client.ordered_map(page, range(1, -(-total // self.page_size))):
-                if not rows:
-                    break
-                gathered += len(rows)
-                yield DossierPage(rows, total)
-            if gathered < total:
-                raise DataError(f"Hệ thống Một cửa báo {total} hồ sơ nhưng chỉ trả về {gathered}; "
-                                "danh sách thay đổi trong lúc đồng bộ, hãy chạy lại.")
+            yield from client.paged(page, 0, self.page_size, "Hệ thống Một cửa")
 
 
 # -- parsers --------------------------------------------------------------------
