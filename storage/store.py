@@ -128,19 +128,31 @@ class Store:
         self.path = Path(path)
         with self._errors("mở"):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30,
-                                   check_same_thread=False)
+            conn = self._connect()
             conn.row_factory = sqlite3.Row
             self.db = sqlite_utils.Database(conn)
             self.conn = conn
-            conn.execute("PRAGMA busy_timeout = 30000")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
-            # Let SQLite's sorter (index builds, ORDER BY, GROUP BY) use the other cores:
-            # measured 20% off a million-dossier reconciliation on two cores.
-            conn.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
             self._migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        # Let SQLite's sorter (index builds, ORDER BY, GROUP BY) use the other cores:
+        # measured 20% off a million-dossier reconciliation on two cores.
+        conn.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
+        return conn
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        """A second connection, for set-based work to run beside the store's own (any thread)."""
+        conn = self._connect()
+        try:
+            yield conn
+        finally:
+            conn.close()
 
     def close(self) -> None:
         self.conn.close()
@@ -167,17 +179,28 @@ class Store:
             ) from exc
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+    def transaction(self, *, enforce_foreign_keys: bool = True) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception.
+
+        `enforce_foreign_keys=False` is for bulk writes whose references all point
+        at rows of the same transaction: SQLite looks up the parent of every row
+        (measured: 0.6 s of 0.9 s writing 40,000 discrepancies).
+        """
         with self._errors("ghi"):
-            self.conn.execute("BEGIN IMMEDIATE")
+            if not enforce_foreign_keys:
+                self.conn.execute("PRAGMA foreign_keys = OFF")
             try:
-                yield self.conn
-            except BaseException:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise
+                self.conn.execute("COMMIT")
+            finally:
+                if not enforce_foreign_keys:
+                    self.conn.execute("PRAGMA foreign_keys = ON")
 
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         with self._errors("đọc"):
