@@ -121,11 +121,19 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+#: JSON's `->>` operator (3.38) is used by reconciliation.
+MIN_SQLITE = (3, 38)
+
+
 class Store:
     """One SQLite file; open it, and it is migrated to the current schema."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise StoreError(
+                f"nq57sync cần SQLite {'.'.join(map(str, MIN_SQLITE))} trở lên (toán tử JSON ->>);"
+                f" Python này dùng SQLite {sqlite3.sqlite_version}.")
         with self._errors("mở"):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = self._connect()
