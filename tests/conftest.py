@@ -8,8 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from nq57sync.model import VN_TZ, Agency, Dossier, Procedure
+
+# No timing in tests (shared, noisy machines): no per-example deadline, and slow
+# generation is not a failure.
+settings.register_profile("nq57sync", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("nq57sync")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent / "support"))

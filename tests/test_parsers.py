@@ -55,7 +55,8 @@ def test_good_answers_parse(name):
 
 
 @pytest.mark.parametrize("name", sorted(PARSERS))
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                           HealthCheck.too_slow])
 @given(garbage=json_values)
 def test_random_answers_raise_only_data_error(name, garbage):
     with contextlib.suppress(DataError):
@@ -102,7 +103,8 @@ def test_public_page_garbage_raises_only_data_error(text):
         parse_public_page(text, PERIOD)
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                           HealthCheck.too_slow])
 @given(content=st.binary(max_size=300) | st.text(max_size=300).map(str.encode),
        suffix=st.sampled_from([".xls", ".xlsx", ".csv"]))
 def test_export_garbage_raises_only_data_error(tmp_path_factory, content, suffix):
