@@ -32,3 +32,24 @@ def workspace(sim: Simulation, store: Path, *, reconcile: dict | None = None,
     if reconcile:
         config["reconcile"].update(reconcile)
     return nq57sync.Workspace(nq57sync.Config.from_dict(config, store.parent / "nq57sync.toml"))
+
+
+@contextlib.contextmanager
+def reconciled_simulation(folder: Path, **kwargs: Any) -> Iterator[tuple[nq57sync.Workspace, Any]]:
+    """A simulation on today's clock, synced and reconciled into `folder/s.db`.
+
+    For module-scoped fixtures, which cannot take pytest's `monkeypatch`.
+    """
+    import pytest
+
+    mp = pytest.MonkeyPatch()
+    try:
+        with simulation(mp, as_of=None, **kwargs) as sim:
+            ws = workspace(sim, folder / "s.db")
+            try:
+                ws.sync(sim.period)
+                yield ws, ws.reconcile(sim.period)
+            finally:
+                ws.close()
+    finally:
+        mp.undo()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from sim import simulation, workspace
+from sim import reconciled_simulation, simulation, workspace
 from starlette.testclient import TestClient
 
 from nq57sync import Config, ConfigError, vi
@@ -29,16 +29,11 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def reconciled(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dash")
-    mp = pytest.MonkeyPatch()
-    with simulation(mp, as_of=None) as sim:
-        ws = workspace(sim, folder / "s.db")
-        ws.sync(sim.period)
-        result = ws.reconcile(sim.period)
+    with reconciled_simulation(folder) as (ws, result):
         config = Config.from_dict({"store": {"path": str(folder / "s.db")},
                                    "reconcile": {"left": "motcua", "right": "dvcqg"}})
-        ws.close()
+        ws.close()  # the dashboard opens the store itself
         yield config, result
-    mp.undo()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import lxml.html
 import openpyxl
 import pytest
 from docx.shared import Mm, Pt
-from sim import simulation, workspace
+from sim import reconciled_simulation, simulation, workspace
 
 from nq57sync import vi
 from nq57sync.reconcile import KIND_VI
@@ -24,17 +24,10 @@ BUILD = ROOT / "build"
 def reported(tmp_path_factory):
     """One synced, reconciled simulation and its four reports."""
     folder = tmp_path_factory.mktemp("reports")
-    mp = pytest.MonkeyPatch()
-    with simulation(mp, as_of=None) as sim:
-        ws = workspace(sim, folder / "s.db")
-        ws.sync(sim.period)
-        result = ws.reconcile(sim.period)
+    with reconciled_simulation(folder) as (ws, result):
         paths = {fmt: ws.report(result, folder / f"bao-cao.{fmt}") for fmt in
                  ("docx", "xlsx", "html", "md")}
-        content = build(result, ws.store, ws.config)
-        yield result, content, paths
-        ws.close()
-    mp.undo()
+        yield result, build(result, ws.store, ws.config), paths
 
 
 
