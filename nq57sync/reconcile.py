@@ -266,11 +266,14 @@ _OTHER_CODE_SQL = (
 )
 
 
-def _in_scope(snapshot: Snapshot, param: str, prefix: str = "") -> str:
-    """SQL truth of a row's agency being in the snapshot's scope (bound to `param`)."""
-    if snapshot.scope == "*":
-        return "1"
-    return f"{prefix}agency_code IN (SELECT value FROM json_each({param}))"
+def _in_period(left: Snapshot, prefix: str = "") -> str:
+    """SQL truth of a row belonging to the reconciled period and the left side's scope.
+
+    Bound to `Reconciler._params`: `:start`, `:end_next`, `:scope`.
+    """
+    scope = "" if left.scope == "*" else (
+        f" AND {prefix}agency_code IN (SELECT value FROM json_each(:scope))")
+    return f"{prefix}received_at >= :start AND {prefix}received_at < :end_next{scope}"
 
 
 class Reconciler:
@@ -317,7 +320,8 @@ class Reconciler:
         return {"tol": self.config.reconcile.date_tolerance_minutes,
                 "pending_since": iso(left.started_at - grace),
                 "start": period.start.isoformat(),
-                "end_next": (period.end + dt.timedelta(days=1)).isoformat()}
+                "end_next": (period.end + dt.timedelta(days=1)).isoformat(),
+                "scope": left.scope}
 
     @contextlib.contextmanager
     def _sides(self, left: Snapshot, right: Snapshot, period: Period) -> Iterator[_Scratch]:
@@ -339,13 +343,11 @@ class Reconciler:
                        "CREATE INDEX side.rec_l_code ON rec_l (code)"],
                       l_params, "rec_l"),
             "rec_r": ([f"CREATE TABLE side.rec_r AS SELECT {_COLUMNS}, {_timeliness_sql(r_day)}"
-                       " AS timeliness, received_at >= :start AND received_at < :end_next AND"
-                       f" {_in_scope(left, ':scope')} AS in_period FROM ({r_sql}) ORDER BY code",
+                       f" AS timeliness, {_in_period(left)} AS in_period FROM ({r_sql})"
+                       " ORDER BY code",
                        "CREATE INDEX side.rec_r_code ON rec_r (code)",
                        "CREATE INDEX side.rec_r_alt ON rec_r (alt_code) WHERE alt_code IS NOT NULL"],
-                      {**r_params, "start": period.start.isoformat(),
-                       "end_next": (period.end + dt.timedelta(days=1)).isoformat(),
-                       "scope": left.scope},
+                      {**r_params, **self._params(left, period)},
                       "rec_r WHERE in_period"),
         }
         conn = self.store.conn
@@ -409,10 +411,8 @@ class Reconciler:
         found = self.store.conn.execute(
             f"SELECT a.code, a.alt_code FROM ({a_sql}) AS a WHERE (a.code IN"
             " (SELECT value FROM json_each(:codes)) OR a.alt_code IN (SELECT value FROM"
-            " json_each(:codes))) AND NOT coalesce(a.received_at >= :l_start AND a.received_at"
-            f" < :l_end AND {_in_scope(left, ':l_scope', 'a.')}, 0)",
-            {**a_params, "codes": json.dumps(sorted(codes)), "l_start": period.start.isoformat(),
-             "l_end": (period.end + dt.timedelta(days=1)).isoformat(), "l_scope": left.scope})
+            f" json_each(:codes))) AND NOT coalesce({_in_period(left, 'a.')}, 0)",
+            {**a_params, **self._params(left, period), "codes": json.dumps(sorted(codes))})
         return {code for row in found for code in row if code} & codes
 
     @staticmethod
