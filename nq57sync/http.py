@@ -28,6 +28,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from nq57sync import vi
 from nq57sync.errors import AuthError, BudgetExhausted, DataError, SourceError
 from nq57sync.hooktypes import DossierPage
 from nq57sync.model import VN_TZ
@@ -358,8 +359,9 @@ class SourceClient:
                 gathered += len(more)
                 yield DossierPage(more, total)
         if gathered < total:
-            raise DataError(f"{system} báo {total} hồ sơ nhưng chỉ trả về {gathered}; danh sách thay "
-                            "đổi trong lúc đồng bộ, hãy chạy lại.", source=self.source)
+            raise DataError(f"{system} báo {vi.number(total)} hồ sơ nhưng chỉ trả về "
+                            f"{vi.number(gathered)}; danh sách thay đổi trong lúc đồng bộ, hãy chạy lại.",
+                            source=self.source)
 
     # -- concurrency ------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Both plugins over real loopback HTTP against the simulators."""
+"""Both plugins over real loopback HTTP against the simulators, and the client they share."""
 
 import logging
 
@@ -7,6 +7,7 @@ import pytest
 from sim import simulation, workspace
 
 from nq57sync import AuthError, BudgetExhausted, DataError, SourceError, Status
+from nq57sync.http import SourceClient
 from nq57sync.model import METRICS
 from nq57sync.simulators import FAULT_KINDS, Faults
 from nq57sync_storage import Store
@@ -162,3 +163,20 @@ def test_rate_limit_is_never_exceeded(tmp_path, monkeypatch):
         ws.sync(sim.period, "dvcqg")
         assert sum(sim.dvcqg.requests_by_path.values()) >= 15
         assert sim.dvcqg.peak_rate() <= 10 + 1  # one request of slack for the window's edges
+
+
+def test_a_listing_is_read_whole_in_order_or_refused():
+    """Paging reads every page in order; a listing ending short of its own total is an error."""
+    rows = list(range(2_503))
+
+    def fetch(index: int, ends_at: int = len(rows)) -> tuple[int, list[int]]:
+        return len(rows), rows[index * 500:min((index + 1) * 500, ends_at)]
+
+    with SourceClient("thu", requests_per_second=0, max_concurrency=3) as client:
+        pages = list(client.paged(fetch, 0, 500, "Nguồn thử"))
+        assert [row for page in pages for row in page.dossiers] == rows
+        assert {page.total for page in pages} == {len(rows)}
+        with pytest.raises(DataError) as info:
+            list(client.paged(lambda index: fetch(index, ends_at=1_800), 0, 500, "Nguồn thử"))
+    assert str(info.value) == ("Nguồn thử báo 2.503 hồ sơ nhưng chỉ trả về 1.800; danh sách thay đổi "
+                               "trong lúc đồng bộ, hãy chạy lại.")
