@@ -111,7 +111,7 @@ class Dossier:
                     ((v.toordinal() * 24 + v.hour) * 60 + v.minute) * 60 + v.second
                     for v in values[_FIRST_INSTANT:]]
         payload = pickle.dumps((values[:_FIRST_INSTANT], instants, self.raw), protocol=4)
-        return hashlib.blake2b(payload, digest_size=16).hexdigest()
+        return hashlib.blake2b(payload, digest_size=DIGEST_LENGTH // 2).hexdigest()
 
     def canonical_values(self) -> tuple[Any, ...]:
         return (
@@ -122,6 +122,9 @@ class Dossier:
             self.rejected_at, self.updated_at, self.synced_at,
         )
 
+
+#: Characters in a `Dossier.content_hash()` (hexadecimal).
+DIGEST_LENGTH = 32
 
 #: Index of the first instant in `Dossier.canonical_values()`.
 _FIRST_INSTANT = 11

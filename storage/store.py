@@ -20,6 +20,7 @@ import os
 import socket
 import sqlite3
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import sqlite_utils
 
 from nq57sync.errors import StoreError, UsageError
 from nq57sync.model import (
+    DIGEST_LENGTH,
     METRICS,
     VN_TZ,
     Agency,
@@ -487,6 +489,9 @@ class SnapshotWriter:
         self._listed = 0
         self._listed_in_scope = 0
         self.result: Snapshot | None = None
+        self._compared: tuple[dict[str, Dossier], dict[str, str], list[str], str,
+                              Future[tuple[list[str], int]]] | None = None
+        self._closing = contextlib.ExitStack()
         _ACTIVE.add((str(store.path), snapshot_id))
         with store._errors("ghi"):
             # Staging lives in the TEMP database; give it room to stay in memory.
@@ -496,6 +501,10 @@ class SnapshotWriter:
                 f"CREATE TABLE {self.staging} (code TEXT PRIMARY KEY, "
                 + ", ".join(_DOSSIER_COLUMNS[1:]) + ")"
             )
+            # Comparisons run beside fingerprinting, on a connection of their own; the
+            # pool is shut down (waiting for a running one) before that connection closes.
+            self._reader = self._closing.enter_context(store.reader())
+            self._lookup = self._closing.enter_context(ThreadPoolExecutor(1))
 
     def __enter__(self) -> SnapshotWriter:
         return self
@@ -519,31 +528,57 @@ class SnapshotWriter:
         makes a re-pull cheap. The page also counts how many current dossiers
         of the pull's scope it listed, so that `commit` can tell without a
         scan whether any of them vanished.
+
+        The comparison with the current versions runs on a second connection
+        while the caller fetches and this thread fingerprints the next page
+        (SQLite works without the GIL); its result is staged by the next call,
+        or by `commit`.
         """
-        fingerprints = {d.code: (d, d.content_hash()) for d in dossiers}
-        self._fingerprint_sum += sum(int(digest, 16) for _, digest in fingerprints.values())
-        keys = [hash(code) for code in fingerprints]
-        repeats = [code for code, key in zip(fingerprints, keys, strict=True)
-                   if key in self._seen_keys]
+        page = {d.code: d for d in dossiers}
+        digests = {code: d.content_hash() for code, d in page.items()}
+        self._fingerprint_sum += sum(int(digest, 16) for digest in digests.values())
+        keys = [hash(code) for code in page]
+        repeats = [code for code, key in zip(page, keys, strict=True) if key in self._seen_keys]
         self._seen_keys.update(keys)
         self._repeats = self._repeats or bool(repeats)
-        codes = json.dumps(list(fingerprints), ensure_ascii=False)
+        codes = json.dumps(list(page), ensure_ascii=False)
+        comparison = self._lookup.submit(self._compare, codes,
+                                          "".join(digests.values()).encode())
+        self._stage_compared()
+        self._compared = (page, digests, repeats, codes, comparison)
+        self._listed += len(page)
+        return len(page)
+
+    def _compare(self, codes: str, digests: bytes) -> tuple[list[str], int]:
+        """The page's codes whose fingerprint differs from the current version's (or that
+        have none), and how many current dossiers of the pull's scope it listed.
+
+        `codes` is a JSON list; `digests` their fingerprints end to end, in the same
+        order: cheaper to build than a JSON object, and a BLOB, so that SQLite finds
+        one by its byte offset rather than by counting characters.
+        """
+        with self.store._errors("đọc"):
+            # One row back, so this thread needs the GIL once, not once per dossier.
+            changed, in_scope = self._reader.execute(
+                "SELECT json_group_array(c.value) FILTER (WHERE v.content_hash IS NOT"
+                " CAST(substr(:digests, c.key * :width + 1, :width) AS TEXT)),"
+                " count(*) FILTER (WHERE v.received_at >= :start AND v.received_at < :end_next"
+                " AND (:everywhere OR v.agency_code IN (SELECT value FROM json_each(:scope))))"
+                " FROM json_each(:codes) AS c LEFT JOIN dossier_versions AS v"
+                " ON v.source = :s AND v.valid_to IS NULL AND v.code = c.value",
+                {**self._scope_params(), "codes": codes, "digests": digests,
+                 "width": DIGEST_LENGTH}).fetchone()
+        return json.loads(changed), in_scope
+
+    def _stage_compared(self) -> None:
+        """Stage the page compared last: its codes, and the rows of those that changed."""
+        if self._compared is None:
+            return
+        page, digests, repeats, codes, comparison = self._compared
+        self._compared = None
+        changed, in_scope = comparison.result()
         conn = self.store.conn
         with self.store._errors("ghi"):
-            current = {
-                code: (digest, in_scope) for code, digest, in_scope in conn.execute(
-                    "SELECT code, content_hash, received_at >= :start AND received_at < :end_next"
-                    " AND (:everywhere OR agency_code IN (SELECT value FROM json_each(:scope)))"
-                    # Codes find rowids through the index; rows are then read in rowid order
-                    # (the order pulls wrote them), not code order (measured: 1 s off a
-                    # million-dossier re-pull).
-                    " FROM dossier_versions WHERE rowid IN (SELECT rowid FROM dossier_versions"
-                    " WHERE source = :s AND valid_to IS NULL"
-                    " AND code IN (SELECT value FROM json_each(:codes)))",
-                    {**self._scope_params(), "codes": codes})
-            }
-            changed = [dossier_row(d, digest) for code, (d, digest) in fingerprints.items()
-                       if current.get(code, ("",))[0] != digest]
             conn.execute("BEGIN")
             try:
                 conn.execute(f"INSERT INTO {self.seen} SELECT value FROM json_each(?)", (codes,))
@@ -551,14 +586,13 @@ class SnapshotWriter:
                     conn.executemany(f"DELETE FROM {self.staging} WHERE code = ?",
                                      [(c,) for c in repeats])
                 conn.executemany(f"INSERT OR REPLACE INTO {self.staging} ({_COLUMN_LIST})"
-                                 f" VALUES ({_PLACEHOLDERS})", changed)
+                                 f" VALUES ({_PLACEHOLDERS})",
+                                 [dossier_row(page[code], digests[code]) for code in changed])
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-        self._listed += len(fingerprints)
-        self._listed_in_scope += sum(1 for _, in_scope in current.values() if in_scope)
-        return len(fingerprints)
+        self._listed_in_scope += in_scope
 
     def _scope_params(self) -> dict[str, Any]:
         return {"n": self.id, "s": self.source, "start": self.period.start.isoformat(),
@@ -584,6 +618,7 @@ class SnapshotWriter:
 
     def commit(self) -> Snapshot:
         """Apply the staged pull to the version tables and mark it complete."""
+        self._stage_compared()
         params = self._scope_params()
         with self.store.transaction() as conn:
             in_scope = conn.execute(
@@ -647,6 +682,8 @@ class SnapshotWriter:
 
     def _drop_staging(self) -> None:
         _ACTIVE.discard((str(self.store.path), self.id))
+        self._compared = None
+        self._closing.close()  # waits for a comparison still running
         with contextlib.suppress(sqlite3.Error):
             if self.store.conn.in_transaction:
                 self.store.conn.execute("ROLLBACK")

@@ -2,10 +2,14 @@
 
 import datetime as dt
 import sqlite3
+import tempfile
+from pathlib import Path
 
 import attrs
 import pytest
 from conftest import make_dossier
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nq57sync import Period, StoreError
 from nq57sync.model import Agency, AggregateRow, IndexScore
@@ -58,6 +62,56 @@ def test_changing_one_percent_of_100k_adds_about_1000_versions(store):
     second = pull(store, changed)
     assert second.versions_added == n_changed
     assert store.version_count() == 100_000 + n_changed
+
+
+#: One pull: the dossiers it lists in order (number, content variant; a number may
+#: come twice and its last copy counts), its page size, and its scope.
+a_pull = st.tuples(
+    st.lists(st.tuples(st.integers(0, 24), st.integers(0, 2)), max_size=60),
+    st.integers(1, 40),
+    st.sampled_from([NOV, Period.parse("2025-11-08..2025-11-21")]),
+    st.none() | st.integers(0, 6),
+)
+
+
+def variant(number, which):
+    return make_dossier(number) if which == 0 else make_dossier(
+        number, status=(4, 10)[which - 1], raw={"i": number, "variant": which})
+
+
+@settings(max_examples=60)
+@given(st.lists(a_pull, min_size=1, max_size=4))
+def test_every_snapshot_reads_back_as_the_pulls_made_it(pulls):
+    """Whatever the pages, repeats, vanishings and scopes: each snapshot reads back as
+    the store's current dossiers were when it completed, and only content that
+    differs from its current version adds a version."""
+    expected: dict[str, str] = {}  # code → fingerprint of its current version
+    dossier = {}  # code → any copy: number fixes agency and day
+    history = []
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "p.db") as store:
+        for listing, page_size, period, agency in pulls:
+            agencies = [] if agency is None else [f"H31.{agency:02d}"]
+            listed = {d.code: d for d in (variant(*item) for item in listing)}
+            digests = {code: d.content_hash() for code, d in listed.items()}
+            added = sum(expected.get(code) != digest for code, digest in digests.items())
+            dossier.update(listed)
+            in_scope = {code for code, d in dossier.items()
+                        if period.contains(d.received_at.date())
+                        and (not agencies or d.agency.code in agencies)}
+            expected = {code: digest for code, digest in expected.items()
+                        if code not in in_scope} | digests
+            dossiers = [variant(*item) for item in listing]
+            with store.begin_snapshot(source="left", plugin="test", period=period,
+                                      agencies=agencies) as writer:
+                for start in range(0, len(dossiers), page_size):
+                    writer.add_dossiers(dossiers[start:start + page_size])
+            snap = writer.result
+            assert (snap.dossier_count, snap.versions_added) == (len(listed), added)
+            history.append((snap.id, dict(expected)))
+        for snapshot_id, then in history:
+            read = store.dossiers_as_of(snapshot_id, within_scope=False)
+            assert {d.code: d.content_hash() for d in read} == then
+        assert store.integrity_check() == []
 
 
 def test_reading_as_of_an_older_snapshot(store):
