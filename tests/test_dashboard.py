@@ -1,16 +1,16 @@
 """The dashboard in headless Chromium (Debian's, driven by Playwright), over real HTTP."""
 
-import base64
+import contextlib
 import shutil
 import socket
 import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from sim import reconciled_simulation, simulation, workspace
-from starlette.testclient import TestClient
 
 from nq57sync import Config, ConfigError, vi
 from nq57sync.web.app import create_app
@@ -36,20 +36,28 @@ def reconciled(tmp_path_factory):
         yield config, result
 
 
-@pytest.fixture(scope="module")
-def server(reconciled):
-    config, result = reconciled
+@contextlib.contextmanager
+def serving(app):
+    """The app on a free loopback port, for as long as the block runs."""
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port,
-                                        log_level="error"))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not srv.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", result
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(reconciled):
+    config, result = reconciled
+    with serving(create_app(config)) as url:
+        yield url, result
 
 
 @pytest.fixture(scope="module")
@@ -126,21 +134,19 @@ def test_off_loopback_needs_the_password_and_shows_nothing_without_it(reconciled
     with pytest.raises(ConfigError, match="NQ57SYNC_DASHBOARD_PASSWORD"):
         create_app(config, host="0.0.0.0")
     monkeypatch.setenv("NQ57SYNC_DASHBOARD_PASSWORD", "mat-khau-thu")
-    client = TestClient(create_app(config, host="0.0.0.0"))
-    denied = client.get("/sai-lech")
-    assert denied.status_code == 401 and "sai lệch" not in denied.text.lower()
-    assert client.get("/api/phien-ban").status_code == 401
-    wrong = {"Authorization": "Basic " + base64.b64encode(b"x:sai").decode()}
-    assert client.get("/", headers=wrong).status_code == 401
-    right = {"Authorization": "Basic " + base64.b64encode(b"canbo:mat-khau-thu").decode()}
-    ok = client.get("/", headers=right)
-    assert ok.status_code == 200 and "mat-khau-thu" not in ok.text
-    assert TestClient(create_app(config)).get("/").status_code == 200  # loopback: no password
+    # Built for every interface, served here on loopback: the app itself asks.
+    with serving(create_app(config, host="0.0.0.0")) as url:
+        denied = httpx.get(url + "/sai-lech")
+        assert denied.status_code == 401 and "sai lệch" not in denied.text.lower()
+        assert httpx.get(url + "/api/phien-ban").status_code == 401
+        assert httpx.get(url + "/", auth=("x", "sai")).status_code == 401
+        ok = httpx.get(url + "/", auth=("canbo", "mat-khau-thu"))
+        assert ok.status_code == 200 and "mat-khau-thu" not in ok.text
+    with serving(create_app(config)) as url:
+        assert httpx.get(url + "/").status_code == 200  # loopback: no password
 
 
 def test_the_page_learns_when_a_reconciliation_lands(server, reconciled):
-    import httpx
-
     from nq57sync import Workspace
 
     url, result = server
