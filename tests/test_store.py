@@ -19,11 +19,11 @@ from nq57sync_storage.schema import LATEST
 NOV = Period.parse("2025-11")
 
 
-def pull(store, dossiers, *, source="left", period=NOV, agencies=()):
+def pull(store, dossiers, *, source="left", period=NOV, agencies=(), page_size=5000):
     with store.begin_snapshot(source=source, plugin="test", period=period,
                               agencies=agencies) as writer:
-        for start in range(0, len(dossiers), 5000):
-            writer.add_dossiers(dossiers[start:start + 5000])
+        for start in range(0, len(dossiers), page_size):
+            writer.add_dossiers(dossiers[start:start + page_size])
     return writer.result
 
 
@@ -91,7 +91,8 @@ def test_every_snapshot_reads_back_as_the_pulls_made_it(pulls):
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "p.db") as store:
         for listing, page_size, period, agency in pulls:
             agencies = [] if agency is None else [f"H31.{agency:02d}"]
-            listed = {d.code: d for d in (variant(*item) for item in listing)}
+            dossiers = [variant(*item) for item in listing]
+            listed = {d.code: d for d in dossiers}
             digests = {code: d.content_hash() for code, d in listed.items()}
             added = sum(expected.get(code) != digest for code, digest in digests.items())
             dossier.update(listed)
@@ -100,12 +101,7 @@ def test_every_snapshot_reads_back_as_the_pulls_made_it(pulls):
                         and (not agencies or d.agency.code in agencies)}
             expected = {code: digest for code, digest in expected.items()
                         if code not in in_scope} | digests
-            dossiers = [variant(*item) for item in listing]
-            with store.begin_snapshot(source="left", plugin="test", period=period,
-                                      agencies=agencies) as writer:
-                for start in range(0, len(dossiers), page_size):
-                    writer.add_dossiers(dossiers[start:start + page_size])
-            snap = writer.result
+            snap = pull(store, dossiers, period=period, agencies=agencies, page_size=page_size)
             assert (snap.dossier_count, snap.versions_added) == (len(listed), added)
             history.append((snap.id, dict(expected)))
         for snapshot_id, then in history:
