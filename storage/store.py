@@ -24,6 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import attrs
 import sqlite_utils
 
 from nq57sync.errors import StoreError, UsageError
@@ -464,6 +465,22 @@ def _split_sql(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
+#: A version lies in the pull's period and agencies (parameters from `_scope_params`).
+_IN_SCOPE = ("received_at >= :start AND received_at < :end_next"
+             " AND (:everywhere OR agency_code IN (SELECT value FROM json_each(:scope)))")
+
+
+@attrs.frozen
+class _ComparedPage:
+    """A page waiting to be staged while its comparison with the current versions runs."""
+
+    dossiers: dict[str, Dossier]
+    digests: dict[str, str]
+    repeats: list[str]  # codes an earlier page of the pull listed too
+    codes: str  # JSON list, in listing order
+    comparison: Future[tuple[list[str], int]]
+
+
 class SnapshotWriter:
     """Collects one pull and applies it atomically.
 
@@ -489,8 +506,7 @@ class SnapshotWriter:
         self._listed = 0
         self._listed_in_scope = 0
         self.result: Snapshot | None = None
-        self._compared: tuple[dict[str, Dossier], dict[str, str], list[str], str,
-                              Future[tuple[list[str], int]]] | None = None
+        self._compared: _ComparedPage | None = None
         self._closing = contextlib.ExitStack()
         _ACTIVE.add((str(store.path), snapshot_id))
         with store._errors("ghi"):
@@ -545,7 +561,7 @@ class SnapshotWriter:
         comparison = self._lookup.submit(self._compare, codes,
                                           "".join(digests.values()).encode())
         self._stage_compared()
-        self._compared = (page, digests, repeats, codes, comparison)
+        self._compared = _ComparedPage(page, digests, repeats, codes, comparison)
         self._listed += len(page)
         return len(page)
 
@@ -562,8 +578,7 @@ class SnapshotWriter:
             changed, in_scope = self._reader.execute(
                 "SELECT json_group_array(c.value) FILTER (WHERE v.content_hash IS NOT"
                 " CAST(substr(:digests, c.key * :width + 1, :width) AS TEXT)),"
-                " count(*) FILTER (WHERE v.received_at >= :start AND v.received_at < :end_next"
-                " AND (:everywhere OR v.agency_code IN (SELECT value FROM json_each(:scope))))"
+                f" count(*) FILTER (WHERE {_IN_SCOPE})"
                 " FROM json_each(:codes) AS c LEFT JOIN dossier_versions AS v"
                 " ON v.source = :s AND v.valid_to IS NULL AND v.code = c.value",
                 {**self._scope_params(), "codes": codes, "digests": digests,
@@ -574,20 +589,21 @@ class SnapshotWriter:
         """Stage the page compared last: its codes, and the rows of those that changed."""
         if self._compared is None:
             return
-        page, digests, repeats, codes, comparison = self._compared
-        self._compared = None
-        changed, in_scope = comparison.result()
+        page, self._compared = self._compared, None
+        changed, in_scope = page.comparison.result()
         conn = self.store.conn
         with self.store._errors("ghi"):
             conn.execute("BEGIN")
             try:
-                conn.execute(f"INSERT INTO {self.seen} SELECT value FROM json_each(?)", (codes,))
-                if repeats:  # an earlier page staged it; its last copy may be unchanged
+                conn.execute(f"INSERT INTO {self.seen} SELECT value FROM json_each(?)",
+                             (page.codes,))
+                if page.repeats:  # an earlier page staged it; its last copy may be unchanged
                     conn.executemany(f"DELETE FROM {self.staging} WHERE code = ?",
-                                     [(c,) for c in repeats])
-                conn.executemany(f"INSERT OR REPLACE INTO {self.staging} ({_COLUMN_LIST})"
-                                 f" VALUES ({_PLACEHOLDERS})",
-                                 [dossier_row(page[code], digests[code]) for code in changed])
+                                     [(c,) for c in page.repeats])
+                conn.executemany(
+                    f"INSERT OR REPLACE INTO {self.staging} ({_COLUMN_LIST})"
+                    f" VALUES ({_PLACEHOLDERS})",
+                    [dossier_row(page.dossiers[c], page.digests[c]) for c in changed])
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -623,8 +639,7 @@ class SnapshotWriter:
         with self.store.transaction() as conn:
             in_scope = conn.execute(
                 "SELECT count(*) FROM dossier_versions WHERE source = :s AND valid_to IS NULL"
-                " AND received_at >= :start AND received_at < :end_next"
-                " AND (:everywhere OR agency_code IN (SELECT value FROM json_each(:scope)))",
+                f" AND {_IN_SCOPE}",
                 params).fetchone()[0]
             count = self._listed
             if self._repeats:
@@ -642,9 +657,7 @@ class SnapshotWriter:
                     conn.execute(f"CREATE INDEX {self.seen}_code ON {self.seen[5:]} (code)")
                 conn.execute(
                     "UPDATE dossier_versions SET valid_to = :n"
-                    " WHERE source = :s AND valid_to IS NULL"
-                    " AND received_at >= :start AND received_at < :end_next"
-                    " AND (:everywhere OR agency_code IN (SELECT value FROM json_each(:scope)))"
+                    f" WHERE source = :s AND valid_to IS NULL AND {_IN_SCOPE}"
                     f" AND code NOT IN (SELECT code FROM {self.seen})", params)
             # … and every new or changed dossier gets a current version.
             added = conn.execute(
