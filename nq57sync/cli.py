@@ -142,17 +142,26 @@ def sync(period: Period, source: str | None, config_path: Path, as_json: bool) -
 
 @cli.command("import")
 @click.option("--source", required=True, help="Tên nguồn trong cấu hình.")
+@click.option("--period", "period", default=None, type=period_type,
+              help="Kỳ mà tệp được xuất cho (mặc định: tháng chứa mọi ngày tiếp nhận trong tệp).")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @config_option
 @json_option
-def import_(source: str, file: Path, config_path: Path, as_json: bool) -> None:
-    """Chụp từ tệp xuất (.xls dạng bảng HTML, .xlsx, .csv)."""
+def import_(source: str, period: Period | None, file: Path, config_path: Path,
+            as_json: bool) -> None:
+    """Chụp từ tệp xuất (.xls dạng bảng HTML, .xlsx, .csv).
+
+    Ví dụ: nq57sync import --source dvcqg --period 2025-11 danh-sach-thang-11.xls
+    """
     with Workspace.from_config(config_path) as ws:
-        snap = ws.import_file(source, file)
+        done = ws.import_file(source, file, period)
         if as_json:
-            print_json(snapshot_json(snap))
+            print_json({**snapshot_json(done.snapshot), **done.as_json()})
         else:
-            console.print(f"Đã nhập tệp {file.name}. " + snapshot_summary(snap), highlight=False)
+            console.print(f"Đã nhập tệp {file.name}. " + snapshot_summary(done.snapshot),
+                          highlight=False)
+            for note in done.notes_vi():
+                console.print(f"  {note}", highlight=False)
 
 
 @cli.command()

@@ -25,7 +25,7 @@ _REQUIRED: Any = object()
 COMMON_SOURCE_KEYS = frozenset({
     "name", "plugin", "agencies", "requests_per_second", "daily_request_budget",
     "max_concurrency", "ca_bundle", "connect_timeout", "read_timeout", "max_retries",
-    "retry_backoff",
+    "retry_backoff", "max_response_mb",
 })
 
 _TYPE_NAMES = {str: "chuỗi", int: "số nguyên", float: "số", bool: "true/false", list: "danh sách"}
@@ -110,6 +110,14 @@ class SourceConfig:
         return self.option("retry_backoff", float, 1.0)
 
     @property
+    def max_response_mb(self) -> float:
+        """The largest single answer read (a runaway answer must not exhaust memory)."""
+        value = self.option("max_response_mb", float, 50.0)
+        if value <= 0:
+            raise self.config_error("max_response_mb", "phải lớn hơn 0")
+        return value
+
+    @property
     def ca_bundle(self) -> Path | None:
         value = self.option("ca_bundle", str, "")
         return Path(value) if value else None
@@ -140,6 +148,13 @@ class ReconcileConfig:
     #: copy whose own date crosses the boundary is found as a date difference.
     lookaround_days: int = 7
     rules: tuple[UserRule, ...] = ()
+    #: When published resolved/pending figures are recomputed from dossiers: the
+    #: state at the period's close ("period_end", the standard form's reading) or
+    #: at the snapshot ("snapshot", what a portal publishing live figures shows).
+    figures_as_of: str = "period_end"
+    #: Dossiers waiting for a supplement or a financial obligation (statuses 5, 6):
+    #: counted as pending ("pending") or left out of the pending figures ("excluded").
+    paused: str = "pending"
 
 
 @attrs.frozen
@@ -150,6 +165,14 @@ class ReportConfig:
     signer_title: str = "GIÁM ĐỐC"
     signer_name: str = ""
     recipients: tuple[str, ...] = ()
+
+
+def _choice(table: Mapping[str, Any], key: str, allowed: tuple[str, ...], where: str) -> str:
+    value = _typed(table.get(key, allowed[0]), str, where, f"reconcile.{key}")
+    if value not in allowed:
+        raise ConfigError(f"{where}: khóa “reconcile.{key}” phải là "
+                          + " hoặc ".join(f"\"{a}\"" for a in allowed) + f", nhận được “{value}”.")
+    return value
 
 
 _TRIGGER = re.compile(r"^(interval\s+\d+(\.\d+)?\s*[smhd]|cron\s+(\S+\s+){4}\S+)$")
@@ -267,7 +290,7 @@ class Config:
 
         rec = _table(data, "reconcile", where)
         _only(rec, {"left", "right", "sync_grace_hours", "date_tolerance_minutes",
-                    "lookaround_days", "rule"},
+                    "lookaround_days", "rule", "figures_as_of", "paused"},
               where, "reconcile")
         rules = []
         for raw_rule in rec.get("rule", []):
@@ -287,6 +310,8 @@ class Config:
             lookaround_days=_typed(rec.get("lookaround_days", 7), int, where,
                                    "reconcile.lookaround_days"),
             rules=tuple(rules),
+            figures_as_of=_choice(rec, "figures_as_of", ("period_end", "snapshot"), where),
+            paused=_choice(rec, "paused", ("pending", "excluded"), where),
         )
 
         rep = _table(data, "report", where)

@@ -279,14 +279,12 @@ class Daemon:
         if rc.left not in self.ws.sources or rc.right not in self.ws.sources:
             return
         for period in self.periods():
-            left, right = store.latest_complete(rc.left, period), store.latest_complete(rc.right,
-                                                                                     period)
-            if left is None or right is None:
+            covers = self.ws.reconcilable(period)
+            if covers is None:
                 continue
-            done = store.query(
-                "SELECT 1 FROM reconcile_runs WHERE left_snapshot = ? AND right_snapshot = ?",
-                (left.id, right.id))
-            if done:
+            left, right = covers["left"].newest, covers["right"].newest
+            assert left is not None and right is not None
+            if store.reconciled(left.id, right.id, period):
                 continue
             try:
                 result = self.ws.reconcile(period)
@@ -311,11 +309,9 @@ class Daemon:
     @_serialised
     def report_job(self) -> None:
         store = self.ws.store
-        rc = self.ws.config.reconcile
         written: list[Path] = []
         for period in self.periods():
-            if store.latest_complete(rc.left, period) is None or store.latest_complete(
-                    rc.right, period) is None:
+            if self.ws.reconcilable(period) is None:
                 continue
             try:
                 result = self.ws.reconcile(period)

@@ -21,7 +21,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -29,7 +29,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from nq57sync import vi
-from nq57sync.errors import AuthError, BudgetExhausted, DataError, SourceError
+from nq57sync.errors import AuthError, BudgetExhausted, Cancelled, DataError, SourceError
 from nq57sync.hooktypes import DossierPage
 from nq57sync.model import VN_TZ
 
@@ -64,13 +64,18 @@ class RateLimiter:
         self._next = 0.0
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
+    def delay(self) -> float:
+        """Reserve the next slot; how long to wait for it."""
         with self._lock:
             now = self._clock()
             slot = max(now, self._next)
             self._next = slot + self.interval
-        if slot > now:
-            time.sleep(slot - now)
+        return slot - now
+
+    def wait(self) -> None:
+        pause = self.delay()
+        if pause > 0:
+            time.sleep(pause)
 
 
 class RequestBudget:
@@ -167,9 +172,33 @@ def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-class _NotJson(Exception):
-    def __init__(self, line: str) -> None:
+class UnexpectedAnswer(Exception):
+    """Raised by a parse function: the answer is not the one asked for.
+
+    Portals answer a maintenance or error page (often HTML with status 200)
+    where JSON or their statistics table was promised; such an answer is
+    retried like a 503 and, when retries run out, refused with `DataError`.
+    """
+
+    def __init__(self, line: str, what: str = "không như mong đợi") -> None:
+        super().__init__(line)
         self.line = line
+        self.what = what
+
+
+def _identity(response: httpx.Response) -> httpx.Response:
+    return response
+
+
+def decode_json(response: httpx.Response) -> Any:
+    """The JSON of an answer; anything else is an `UnexpectedAnswer` (retried)."""
+    text = response.text
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise UnexpectedAnswer(first_line(text), "không phải JSON") from None
+    except RecursionError:
+        raise UnexpectedAnswer("JSON lồng nhau quá sâu", "không đọc được") from None
 
 
 class SourceClient:
@@ -188,8 +217,12 @@ class SourceClient:
         budget: RequestBudget | None = None,
         verify: ssl.SSLContext | None = None,
         transport: httpx.BaseTransport | None = None,
+        cancel: threading.Event | None = None,
+        max_response_mb: float = 50.0,
     ) -> None:
         self.source = source
+        self.cancel = cancel
+        self.max_response_bytes = int(max_response_mb * 1024 * 1024)
         self.max_concurrency = max(1, max_concurrency)
         self.max_retries = max(0, max_retries)
         self.retry_backoff = retry_backoff
@@ -210,6 +243,69 @@ class SourceClient:
         self._http.close()
         self.budget.close()
 
+    # -- stopping and waiting ---------------------------------------------
+
+    def _check_cancelled(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled(f"Lượt đồng bộ nguồn “{self.source}” đã dừng theo yêu cầu; "
+                            "không lưu dữ liệu dở dang.")
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep (backoff, rate limit) unless asked to stop first."""
+        if seconds <= 0:
+            return
+        if self.cancel is None:
+            time.sleep(seconds)
+        elif self.cancel.wait(seconds):
+            self._check_cancelled()
+
+    def _send(self, method: str, url: str, params: Mapping[str, Any] | None,
+              data: Mapping[str, Any] | None, headers: Mapping[str, str]) -> httpx.Response:
+        """One HTTP exchange with the body read in bounded memory.
+
+        With a `cancel` event the exchange runs on a helper thread so that a
+        stop request does not wait for a stalled source's read timeout
+        (systemd gives a service 90 s): the caller returns at once and the
+        helper ends when `close()` shuts the connection.
+        """
+        if self.cancel is None:
+            return self._exchange(method, url, params, data, headers)
+        done: Future[httpx.Response] = Future()
+
+        def run() -> None:
+            try:
+                done.set_result(self._exchange(method, url, params, data, headers))
+            except BaseException as exc:  # handed to the caller
+                done.set_exception(exc)
+
+        threading.Thread(target=run, daemon=True, name=f"{self.source}-request").start()
+        while True:
+            try:
+                return done.result(timeout=0.1)
+            except TimeoutError:
+                self._check_cancelled()
+
+    def _exchange(self, method: str, url: str, params: Mapping[str, Any] | None,
+                  data: Mapping[str, Any] | None, headers: Mapping[str, str]) -> httpx.Response:
+        with self._http.stream(method, url, params=params, data=data, headers=headers) as response:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > self.max_response_bytes:
+                raise self._too_large()
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise self._too_large()
+                chunks.append(chunk)
+            response._content = b"".join(chunks)  # as `Response.read()` would set it
+        return response
+
+    def _too_large(self) -> DataError:
+        return DataError(
+            f"Câu trả lời của nguồn “{self.source}” lớn hơn giới hạn "
+            f"{vi.number(self.max_response_bytes / 1024 / 1024, 0)} MB (khóa max_response_mb); "
+            "không đọc tiếp để giữ bộ nhớ.", source=self.source)
+
     def __enter__(self) -> SourceClient:
         return self
 
@@ -228,15 +324,21 @@ class SourceClient:
         data: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         auth: Authenticator | None = None,
-        client_errors: bool = False,
-    ) -> httpx.Response:
+        parse: Callable[[httpx.Response], R] | None = None,
+        client_errors: Collection[int] = (),
+    ) -> Any:
         """One logical request, retried as the source's behaviour requires.
 
-        With `client_errors`, a 4xx answer is returned for the caller to judge
-        instead of raising (a login endpoint's 401 means wrong credentials).
+        Every request — a login, a token refresh, a listing, a public page —
+        goes through the same policy: timeouts, dropped connections, 5xx and
+        429 (honouring `Retry-After`) are retried with backoff, and so is an
+        answer that `parse` refuses with `UnexpectedAnswer` (a maintenance
+        page where data was promised). Statuses in `client_errors` (a token
+        endpoint's 400/401) are handed to `parse` to judge instead of raising.
+        Without `parse` the response itself is returned.
         """
-        return self._attempts(method, url, service, params, data, headers, auth, lambda r: r,
-                              client_errors)
+        return self._attempts(method, url, service, params, data, headers, auth,
+                              parse or _identity, frozenset(client_errors))
 
     def json(
         self,
@@ -250,7 +352,8 @@ class SourceClient:
         auth: Authenticator | None = None,
     ) -> Any:
         """A request whose answer must be JSON; an HTML page is retried, then refused."""
-        return self._attempts(method, url, service, params, data, headers, auth, _decode_json)
+        return self.request(method, url, service=service, params=params, data=data,
+                            headers=headers, auth=auth, parse=decode_json)
 
     def _attempts(
         self,
@@ -262,13 +365,14 @@ class SourceClient:
         headers: Mapping[str, str] | None,
         auth: Authenticator | None,
         parse: Callable[[httpx.Response], R],
-        client_errors: bool = False,
+        client_errors: frozenset[int],
     ) -> R:
         reauthentications = 0
         attempt = 0
         while True:
+            self._check_cancelled()
             self.budget.spend()
-            self.limiter.wait()
+            self._wait(self.limiter.delay())
             all_headers = dict(headers or {})
             if auth is not None:
                 all_headers.update(auth.headers())
@@ -276,13 +380,13 @@ class SourceClient:
             problem: str
             delay: float | None = None
             try:
-                response = self._http.request(method, url, params=params, data=data,
-                                              headers=all_headers)
+                response = self._send(method, url, params, data, all_headers)
                 with self._count_lock:
                     self.requests_sent += 1
                 log.debug("%s %s %s → %s (%.0f ms)", self.source, method, service,
                           response.status_code, 1000 * (time.monotonic() - started))
-                if response.status_code == 401 and auth is not None:
+                status = response.status_code
+                if status == 401 and auth is not None and status not in client_errors:
                     # An expired token: log in again, once, and retry; requests that
                     # shared the token find it renewed and do not log in again.
                     if reauthentications >= _MAX_REAUTHENTICATIONS:
@@ -293,33 +397,33 @@ class SourceClient:
                     auth.refresh(all_headers)
                     continue
                 reauthentications = 0  # the credentials were accepted this time
-                if response.status_code in _RETRY_STATUS:
-                    problem = f"HTTP {response.status_code}"
+                if status in _RETRY_STATUS:
+                    problem = f"HTTP {status}"
                     delay = _retry_after(response)
                     if delay is not None and delay > _MAX_RETRY_AFTER:
                         raise SourceError(
                             f"Dịch vụ {service} của nguồn “{self.source}” yêu cầu chờ "
-                            f"{delay:.0f} giây trước khi hỏi lại (HTTP {response.status_code}); "
+                            f"{delay:.0f} giây trước khi hỏi lại (HTTP {status}); "
                             "có thể hạn mức truy cập trong ngày của nguồn đã hết.",
                             source=self.source)
-                elif response.status_code >= 400 and not (client_errors
-                                                           and response.status_code < 500):
+                elif status >= 400 and status not in client_errors:
                     raise SourceError(
                         f"Dịch vụ {service} của nguồn “{self.source}” trả về lỗi HTTP "
-                        f"{response.status_code}: “{first_line(response.text)}”.",
-                        source=self.source)
+                        f"{status}: “{first_line(response.text)}”.", source=self.source)
                 else:
                     try:
                         return parse(response)
-                    except _NotJson as exc:
-                        problem = f"nội dung không phải JSON: “{exc.line}”"
+                    except UnexpectedAnswer as exc:
+                        problem = f"nội dung {exc.what}: “{exc.line}”"
                         if attempt >= self.max_retries:
                             raise DataError(
                                 f"Dịch vụ {service} của nguồn “{self.source}” trả về nội dung "
-                                f"không phải JSON: “{exc.line}”.", source=self.source) from None
+                                f"{exc.what}: “{exc.line}” (sau {attempt + 1} lần thử).",
+                                source=self.source) from None
             except httpx.TimeoutException:
                 problem = "hết thời gian chờ"
             except httpx.TransportError as exc:
+                self._check_cancelled()  # a request cut short by `cancel()`
                 problem = f"mất kết nối ({exc.__class__.__name__})"
             if attempt >= self.max_retries:
                 raise SourceError(
@@ -327,20 +431,12 @@ class SourceClient:
                     f"{attempt + 1} lần thử ({problem}).", source=self.source)
             pause = delay if delay is not None else self._backoff(attempt)
             log.info("%s: %s lỗi (%s), thử lại sau %.1f s", self.source, service, problem, pause)
-            time.sleep(pause)
+            self._wait(pause)
             attempt += 1
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter, capped at a minute."""
         return random.uniform(0, min(60.0, self.retry_backoff * 2**attempt))
-
-    def decode_json(self, response: httpx.Response, service: str) -> Any:
-        """The JSON of an answer already in hand, or the project's error."""
-        try:
-            return _decode_json(response)
-        except _NotJson as exc:
-            raise DataError(f"Dịch vụ {service} của nguồn “{self.source}” trả về nội dung "
-                            f"không phải JSON: “{exc.line}”.", source=self.source) from None
 
     def paged(self, fetch: Callable[[int], tuple[int, list[Any]]], first: int, page_size: int,
               system: str) -> Iterator[DossierPage]:
@@ -386,11 +482,3 @@ class SourceClient:
             finally:
                 for future in pending:
                     future.cancel()
-
-
-def _decode_json(response: httpx.Response) -> Any:
-    text = response.text
-    try:
-        return json.loads(text)
-    except ValueError:
-        raise _NotJson(first_line(text)) from None

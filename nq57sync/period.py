@@ -107,6 +107,46 @@ class Period:
             month = (month - dt.timedelta(days=1)).replace(day=1)
         return cls.parse(f"{month:%Y-%m}{suffix}")
 
+    @classmethod
+    def named(cls, start: dt.date, end: dt.date) -> Period:
+        """The days as the form people would write them: a month, Decree 09 month or range."""
+        for candidate in (f"{end:%Y-%m}", f"{end:%Y-%m}@nd09"):
+            period = cls.parse(candidate)
+            if (period.start, period.end) == (start, end):
+                return period
+        return cls(start, end, "range")
+
+    @classmethod
+    def holding(cls, first: dt.date, last: dt.date) -> tuple[Period, str]:
+        """The period an export of these received dates was most likely made for, and why.
+
+        The calendar month that holds every date if there is one (the portals'
+        own statistics are monthly), else the Decree 09 month, else the span.
+        """
+        span = f"{first:%d/%m/%Y}–{last:%d/%m/%Y}"
+        month = cls.parse(f"{first:%Y-%m}")
+        if month.contains(last):
+            return month, (f"mọi ngày tiếp nhận trong tệp ({span}) thuộc tháng "
+                           f"{first:%m/%Y}")
+        closing = first if first.day < 15 else (first.replace(day=1) + dt.timedelta(days=32))
+        nd09 = cls.parse(f"{closing:%Y-%m}@nd09")
+        if nd09.contains(last):
+            return nd09, (f"mọi ngày tiếp nhận trong tệp ({span}) thuộc tháng "
+                          f"{nd09.end:%m/%Y} theo Nghị định 09 ({nd09.start:%d/%m}–"
+                          f"{nd09.end:%d/%m/%Y})")
+        return cls(first, last, "range"), (f"ngày tiếp nhận trong tệp trải qua nhiều tháng; "
+                                            f"kỳ là khoảng {span}")
+
+    def overlaps(self, other: Period) -> bool:
+        return self.start <= other.end and other.start <= self.end
+
+    def widened(self, days: int) -> Period:
+        """The period with `days` more on each side (the right side's lookaround)."""
+        if not days:
+            return self
+        margin = dt.timedelta(days=days)
+        return Period(self.start - margin, self.end + margin, "range")
+
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1

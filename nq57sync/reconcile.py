@@ -23,6 +23,7 @@ import attrs
 from nq57sync import vi
 from nq57sync.codes import STATUS_NAMES_VI, Status
 from nq57sync.config import Config
+from nq57sync.coverage import Coverage, cover
 from nq57sync.errors import UsageError
 from nq57sync.model import METRICS, AggregateRow, Snapshot
 from nq57sync.period import Period
@@ -143,6 +144,8 @@ class ReconcileResult:
     impact: tuple[Impact, ...]
     notes: tuple[str, ...]
     figures: Mapping[str, Mapping[str, Mapping[str, int]]]   # side → agency → metric
+    left_cover: Coverage | None = None     # the snapshots each side was read from
+    right_cover: Coverage | None = None
 
     def by_kind(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)
@@ -151,13 +154,16 @@ class ReconcileResult:
         return {k: counts[k] for k in KINDS if counts[k]}
 
     def as_json(self) -> dict[str, Any]:
-        def side(s: Snapshot) -> dict[str, Any]:
+        def side(s: Snapshot, found: Coverage | None) -> dict[str, Any]:
             return {"source": s.source, "snapshot": s.id,
-                    "taken_at": (s.finished_at or s.started_at).isoformat()}
+                    "taken_at": (s.finished_at or s.started_at).isoformat(),
+                    "snapshots": found.as_json() if found else
+                    [{"id": s.id, "kind": s.kind, "period": s.period.as_json(),
+                      "label": s.period.label}]}
 
         return {
             "period": self.period.as_json(),
-            "left": side(self.left), "right": side(self.right),
+            "left": side(self.left, self.left_cover), "right": side(self.right, self.right_cover),
             "summary": self.summary_json(),
             "discrepancies": [d.as_json() for d in (*self.discrepancies, *self.resolved)],
             **self.figures_json(),
@@ -266,12 +272,12 @@ _OTHER_CODE_SQL = (
 )
 
 
-def _in_period(left: Snapshot, prefix: str = "") -> str:
+def _in_period(scope_of_left: str, prefix: str = "") -> str:
     """SQL truth of a row belonging to the reconciled period and the left side's scope.
 
     Bound to `Reconciler._params`: `:start`, `:end_next`, `:scope`.
     """
-    scope = "" if left.scope == "*" else (
+    scope = "" if scope_of_left == "*" else (
         f" AND {prefix}agency_code IN (SELECT value FROM json_each(:scope))")
     return f"{prefix}received_at >= :start AND {prefix}received_at < :end_next{scope}"
 
@@ -284,47 +290,74 @@ class Reconciler:
         self.config = config
         self.pm = pm
 
-    def newest(self, source: str, period: Period) -> Snapshot:
-        snap = self.store.latest_complete(source, period)
-        if snap is None:
-            raise UsageError(
-                f"Chưa có ảnh chụp hoàn tất của nguồn “{source}” cho kỳ {vi.date(period.start)}–"
-                f"{vi.date(period.end)}; hãy chạy: nq57sync sync --period {period.label}")
-        return snap
+    def coverage(self, source: str, period: Period, lookaround: int = 0) -> Coverage:
+        """The source's complete snapshots that hold the period (and look around it)."""
+        return cover(source, period,
+                     self.store.complete_overlapping(source, period.widened(lookaround)))
+
+    def covers(self, period: Period) -> dict[str, Coverage]:
+        """Both sides' coverage of the period; an error naming what is missing if incomplete."""
+        rc = self.config.reconcile
+        covers = {"left": self.coverage(rc.left, period),
+                  "right": self.coverage(rc.right, period, rc.lookaround_days)}
+        for found in covers.values():
+            if not found.complete:
+                raise UsageError(found.describe_missing())
+        return covers
 
     def run(self, period: Period, *, left: Snapshot | None = None,
             right: Snapshot | None = None, record: bool = True) -> ReconcileResult:
+        """Reconcile the period from the snapshots that cover it (or the two given)."""
         rc = self.config.reconcile
-        left = left or self.newest(rc.left, period)
-        right = right or self.newest(rc.right, period)
-        with self.store._errors("đối chiếu"), self._sides(left, right, period) as scratch:
-            rows = self._unpack(self._match(left, period, scratch))
+        covers = self.covers(period) if left is None or right is None else {}
+        if left is not None and right is not None:
+            covers = {side: Coverage(s.source, period, s, (s,), s.scope, ())
+                      for side, s in (("left", left), ("right", right))}
+        left, right = covers["left"].newest, covers["right"].newest
+        assert left is not None and right is not None
+        scope = covers["left"].scope
+        with self.store._errors("đối chiếu"), self._sides(left, right, period, scope) as scratch:
+            rows = self._unpack(self._match(left, period, scope, scratch))
             figures = scratch.figures()
             found = self._discrepancies(rows, rc.left, rc.right)
             deltas = self._deltas(found)
-        comparisons, notes = self._compare(left, right, period, figures, found, deltas)
-        violations = check_rules(self.store, self.config, left, right, period, figures, self.pm)
+        comparisons, notes = self._compare(covers, period, figures, found, deltas)
+        notes += self._lookaround_note(covers["right"], period)
+        violations, rule_notes = check_rules(self.store, self.config, covers, self.pm)
+        notes += rule_notes
         impact = _impact(figures)
         left_count, right_count = (sum(row["received_total"] for row in figures[side].values())
                                    for side in ("left", "right"))
         unmatched = sum(1 for row in rows if row[0] == "missing_in_right")
         result = ReconcileResult(
             period, left, right, 0, left_count, right_count, left_count - unmatched, tuple(found), (),
-            tuple(comparisons), tuple(violations), tuple(impact), tuple(notes), figures)
+            tuple(comparisons), tuple(violations), tuple(impact), tuple(notes), figures,
+            covers["left"], covers["right"])
         return self._record(result) if record else result
+
+    def _lookaround_note(self, right: Coverage, period: Period) -> list[str]:
+        """Say so when the right side's copies could not be looked for beyond the period."""
+        wider = period.widened(self.config.reconcile.lookaround_days)
+        wide = cover(right.source, wider, self.store.complete_overlapping(right.source, wider))
+        if wide.complete:
+            return []
+        gaps = ", ".join(f"{vi.date(p.start)}–{vi.date(p.end)}" for p in wide.missing[:2])
+        return [f"Nguồn “{right.source}” chưa có dữ liệu các ngày {gaps} quanh kỳ; hồ sơ mà "
+                "nguồn này ghi ngày tiếp nhận lệch sang các ngày đó có thể bị báo là thiếu."]
 
     # -- loading and matching -------------------------------------------------
 
-    def _params(self, left: Snapshot, period: Period) -> dict[str, Any]:
+    def _params(self, left: Snapshot, period: Period, scope: str) -> dict[str, Any]:
         grace = dt.timedelta(hours=self.config.reconcile.sync_grace_hours)
         return {"tol": self.config.reconcile.date_tolerance_minutes,
                 "pending_since": iso(left.started_at - grace),
                 "start": period.start.isoformat(),
                 "end_next": (period.end + dt.timedelta(days=1)).isoformat(),
-                "scope": left.scope}
+                "scope": scope}
 
     @contextlib.contextmanager
-    def _sides(self, left: Snapshot, right: Snapshot, period: Period) -> Iterator[_Scratch]:
+    def _sides(self, left: Snapshot, right: Snapshot, period: Period, scope: str
+               ) -> Iterator[_Scratch]:
         """Both sides' dossiers as tables `rec_l` and `rec_r` in code order, counted.
 
         Code order lets matching walk both B-trees in step instead of jumping
@@ -333,21 +366,21 @@ class Reconciler:
         connection into its own scratch database, the two at once; the store's
         connection then attaches both (measured: 1 s off 4.4 s on two cores).
         """
-        l_sql, l_params = self.store.as_of_sql(left.id, within_scope=True)
+        l_sql, l_params = self.store.as_of_sql(left.id, within_scope=False)
         r_sql, r_params = self.store.as_of_sql(right.id, within_scope=False)
         l_day = left.started_at.date().isoformat()
         r_day = right.started_at.date().isoformat()
         sides = {
             "rec_l": ([f"CREATE TABLE side.rec_l AS SELECT {_COLUMNS}, {_timeliness_sql(l_day)}"
-                       f" AS timeliness FROM ({l_sql}) ORDER BY code",
+                       f" AS timeliness FROM ({l_sql}) WHERE {_in_period(scope)} ORDER BY code",
                        "CREATE INDEX side.rec_l_code ON rec_l (code)"],
-                      l_params, "rec_l"),
+                      {**l_params, **self._params(left, period, scope)}, "rec_l"),
             "rec_r": ([f"CREATE TABLE side.rec_r AS SELECT {_COLUMNS}, {_timeliness_sql(r_day)}"
-                       f" AS timeliness, {_in_period(left)} AS in_period FROM ({r_sql})"
+                       f" AS timeliness, {_in_period(scope)} AS in_period FROM ({r_sql})"
                        " ORDER BY code",
                        "CREATE INDEX side.rec_r_code ON rec_r (code)",
                        "CREATE INDEX side.rec_r_alt ON rec_r (alt_code) WHERE alt_code IS NOT NULL"],
-                      {**r_params, **self._params(left, period)},
+                      {**r_params, **self._params(left, period, scope)},
                       "rec_r WHERE in_period"),
         }
         conn = self.store.conn
@@ -368,7 +401,8 @@ class Reconciler:
                 for name in sides:
                     conn.execute(f"DETACH {name}_db")
 
-    def _match(self, left: Snapshot, period: Period, scratch: _Scratch) -> list[tuple[Any, ...]]:
+    def _match(self, left: Snapshot, period: Period, scope: str, scratch: _Scratch
+               ) -> list[tuple[Any, ...]]:
         """Rows for `_unpack`: matched pairs that differ, and the dossiers one side lacks.
 
         Dossiers pair by national code in one pass; only those left over try the
@@ -377,7 +411,7 @@ class Reconciler:
         (its date differs across the boundary: reported from the left's side).
         """
         conn = self.store.conn
-        params = self._params(left, period)
+        params = self._params(left, period, scope)
         unclaimed = scratch.read(
             "SELECT 'missing_in_left', NULL, r.code, r.agency_code, r.procedure_code,"
             " substr(r.received_at, 1, 10), 0, NULL, NULL, NULL, r.rowid, r.alt_code FROM rec_r r"
@@ -399,20 +433,21 @@ class Reconciler:
             claimed = {row[10] for row in by_other_code if row[10] is not None}
         candidates = [row for row in unclaimed.result() if row[10] not in claimed]
         if candidates:
-            elsewhere = self._left_outside(left, period, {code for row in candidates
+            elsewhere = self._left_outside(left, period, scope, {code for row in candidates
                                                           for code in (row[2], row[11]) if code})
             rows += [row[:11] for row in candidates
                      if row[2] not in elsewhere and row[11] not in elsewhere]
         return rows
 
-    def _left_outside(self, left: Snapshot, period: Period, codes: set[str]) -> set[str]:
+    def _left_outside(self, left: Snapshot, period: Period, scope: str, codes: set[str]
+                      ) -> set[str]:
         """Which of `codes` the left side holds (as either code) outside the period or scope."""
         a_sql, a_params = self.store.as_of_sql(left.id, within_scope=False)
         found = self.store.conn.execute(
             f"SELECT a.code, a.alt_code FROM ({a_sql}) AS a WHERE (a.code IN"
             " (SELECT value FROM json_each(:codes)) OR a.alt_code IN (SELECT value FROM"
-            f" json_each(:codes))) AND NOT coalesce({_in_period(left, 'a.')}, 0)",
-            {**a_params, **self._params(left, period), "codes": json.dumps(sorted(codes))})
+            f" json_each(:codes))) AND NOT coalesce({_in_period(scope, 'a.')}, 0)",
+            {**a_params, **self._params(left, period, scope), "codes": json.dumps(sorted(codes))})
         return {code for row in found for code in row if code} & codes
 
     @staticmethod
@@ -488,24 +523,23 @@ class Reconciler:
                 slot[other] = 0
         return deltas
 
-    def _compare(self, left: Snapshot, right: Snapshot, period: Period,
+    def _compare(self, covers: Mapping[str, Coverage], period: Period,
                  figures: Mapping[str, Mapping[str, Mapping[str, int]]],
                  found: list[Discrepancy], deltas: Mapping[tuple[str, str], Mapping[str, int]]
                  ) -> tuple[list[AggregateComparison], list[str]]:
         notes: list[str] = []
-        published = {side: _published_for(self.store.aggregates(s.id), period)
-                     for side, s in (("left", left), ("right", right))}
+        rows = {side: self._published_rows(c) for side, c in covers.items()}
+        published = {side: _published_for(rows[side], period) for side in covers}
         if published["left"] is not None and published["right"] is not None:
             basis, values = "published", published
         else:
             basis, values = "dossiers", figures
-            spans = {side: sorted({(a.period.start, a.period.end)
-                                   for a in self.store.aggregates(s.id)})
-                     for side, s in (("left", left), ("right", right))}
+            spans = {side: sorted({(a.period.start, a.period.end) for a in rows[side]})
+                     for side in covers}
             described = "; ".join(
-                f"{s.source}: " + (", ".join(f"{vi.date(a)}–{vi.date(b)}" for a, b in spans[side][:3])
+                f"{c.source}: " + (", ".join(f"{vi.date(a)}–{vi.date(b)}" for a, b in spans[side][:3])
                                    or "không công bố")
-                for side, s in (("left", left), ("right", right)))
+                for side, c in covers.items())
             notes.append(
                 f"Số liệu công bố của hai nguồn không cùng kỳ ({described}) với kỳ "
                 f"{vi.date(period.start)}–{vi.date(period.end)}; không so sánh số liệu công bố mà "
@@ -524,6 +558,14 @@ class Reconciler:
                     agency, metric, lv, rv, sum(cell.values()),
                     tuple(sorted(cell)), basis))
         return comparisons, notes
+
+    def _published_rows(self, found: Coverage) -> list[AggregateRow]:
+        """The published figures of every snapshot used, the newest for each agency and period."""
+        out: dict[tuple[str, dt.date, dt.date], AggregateRow] = {}
+        for snap in found.used:
+            for row in self.store.aggregates(snap.id):
+                out.setdefault((row.agency.code, row.period.start, row.period.end), row)
+        return list(out.values())
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -566,7 +608,8 @@ class Reconciler:
                 [(d.id, rc.left, rc.right, d.kind, d.base_kind, d.dossier_code, d.agency_code,
                   d.procedure_code, d.field, d.left, d.right, d.day, now, now, run_id, run_id)
                  for d in current.values() if states[d.id][0] == "new"])
-            scope = "" if result.left.scope == "*" else (
+            left_scope = result.left_cover.scope if result.left_cover else result.left.scope
+            scope = "" if left_scope == "*" else (
                 " AND agency_code IN (SELECT value FROM json_each(:scope))")
             gone = conn.execute(
                 "SELECT id, kind, base_kind, dossier_code, agency_code, procedure_code, field,"
@@ -575,7 +618,7 @@ class Reconciler:
                 " AND day >= :start AND day <= :end" + scope +
                 " AND id NOT IN (SELECT value FROM json_each(:ids))",
                 {"l": rc.left, "r": rc.right, "start": period.start.isoformat(),
-                 "end": period.end.isoformat(), "scope": result.left.scope,
+                 "end": period.end.isoformat(), "scope": left_scope,
                  "ids": json.dumps(list(current))}).fetchall()
             conn.executemany(
                 "UPDATE discrepancies SET state = 'resolved', resolved_at = ?, last_run = ?"

@@ -32,3 +32,9 @@ def date(value: dt.date | None) -> str:
 
 def datetime(value: dt.datetime | None) -> str:
     return "" if value is None else f"{value:%d/%m/%Y %H:%M}"
+
+
+def signed(value: float | int, decimals: int = 0) -> str:
+    """A difference with its sign: "+3", "-1.200", "0"."""
+    text = number(abs(value), decimals)
+    return f"+{text}" if value > 0 else f"-{text}" if value < 0 else text

@@ -11,13 +11,17 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pluggy
 
+from nq57sync import vi
 from nq57sync.config import Config, SourceConfig
+from nq57sync.coverage import Coverage
 from nq57sync.errors import Cancelled, ConfigError, DataError, UsageError
 from nq57sync.http import RequestBudget, SourceClient, tls_context
-from nq57sync.model import Snapshot
+from nq57sync.model import VN_TZ, Dossier, Snapshot
 from nq57sync.period import Period
 from nq57sync.plugins import make_plugin_manager, source_plugin_names
 from nq57sync.reconcile import Reconciler, ReconcileResult
@@ -45,7 +49,7 @@ class Workspace:
         # The core's keys first, so a wrong type fails now, not in the middle of a sync.
         for key in ("requests_per_second", "daily_request_budget", "max_concurrency",
                     "connect_timeout", "read_timeout", "max_retries", "retry_backoff",
-                    "ca_bundle", "agencies"):
+                    "max_response_mb", "ca_bundle", "agencies"):
             getattr(source, key)
         settings = self.pm.hook.nq57sync_validate_source(source=source)
         if settings is None:
@@ -76,8 +80,13 @@ class Workspace:
         self.config.source(name)  # the error that lists known names
         return self.sources[name]
 
-    def client_for(self, source: SourceConfig) -> SourceClient:
-        """The polite HTTP client a plugin receives; plugins never open their own."""
+    def client_for(self, source: SourceConfig,
+                   cancel: threading.Event | None = None) -> SourceClient:
+        """The polite HTTP client a plugin receives; plugins never open their own.
+
+        With `cancel`, setting the event stops the pull within a fraction of a
+        second: waits and requests in flight are abandoned (`Cancelled`).
+        """
         ca_bundle = source.ca_bundle
         if ca_bundle is not None and not ca_bundle.is_file():
             raise source.config_error("ca_bundle", f"chỉ tới tệp không tồn tại ({ca_bundle})")
@@ -92,6 +101,8 @@ class Workspace:
             retry_backoff=source.retry_backoff,
             budget=budget,
             verify=tls_context(str(ca_bundle) if ca_bundle else None),
+            cancel=cancel,
+            max_response_mb=source.max_response_mb,
         )
 
     # -- commands ---------------------------------------------------------
@@ -110,8 +121,11 @@ class Workspace:
                     progress: Progress | None = None,
                     cancel: threading.Event | None = None) -> Snapshot:
         hook = self.pm.hook
-        with self.client_for(source) as client, self.store.begin_snapshot(
-            source=source.name, plugin=source.plugin, period=period, agencies=source.agencies,
+        fetched = self._fetch_period(source, period)
+        # The snapshot holds what was listed: for the right side, the days around the
+        # period too, so its copies there count as read (and can be retired).
+        with self.client_for(source, cancel) as client, self.store.begin_snapshot(
+            source=source.name, plugin=source.plugin, period=fetched, agencies=source.agencies,
         ) as writer:
             writer.add_aggregates(
                 hook.nq57sync_fetch_aggregates(source=source, period=period, client=client) or [])
@@ -120,7 +134,7 @@ class Workspace:
                 or [])
             done = 0
             for page in hook.nq57sync_fetch_dossiers(
-                    source=source, period=self._fetch_period(source, period), client=client) or []:
+                    source=source, period=fetched, client=client) or []:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled(f"Lượt đồng bộ nguồn “{source.name}” đã dừng theo yêu cầu; "
                                     "không lưu dữ liệu dở dang.")
@@ -138,6 +152,14 @@ class Workspace:
         """
         return Reconciler(self.store, self.config, self.pm).run(period, record=record)
 
+    def reconcilable(self, period: Period) -> dict[str, Coverage] | None:
+        """Both sides' snapshots that cover the period, or None while one side lacks days."""
+        reconciler = Reconciler(self.store, self.config, self.pm)
+        try:
+            return reconciler.covers(period)
+        except UsageError:
+            return None
+
     def report(self, result: ReconcileResult, path: str | os.PathLike[str],
                fmt: str | None = None) -> Path:
         """Write the report for the Trung tâm PVHCC (docx, xlsx, html or md by suffix)."""
@@ -148,13 +170,19 @@ class Workspace:
 
     def _fetch_period(self, source: SourceConfig, period: Period) -> Period:
         """The right side's copies are looked for beyond the period's edges."""
-        margin = dt.timedelta(days=self.config.reconcile.lookaround_days)
-        if source.name != self.config.reconcile.right or not margin:
+        if source.name != self.config.reconcile.right:
             return period
-        return Period(period.start - margin, period.end + margin, "range")
+        return period.widened(self.config.reconcile.lookaround_days)
 
-    def import_file(self, source_name: str, path: str | os.PathLike[str]) -> Snapshot:
-        """Take a snapshot from an exported file of the source."""
+    def import_file(self, source_name: str, path: str | os.PathLike[str],
+                    period: Period | None = None) -> Imported:
+        """Take a snapshot from an exported file of the source.
+
+        `period` is the one the export was made for (the portals' export screens
+        filter by period); without it, the period the file's dates determine
+        (`Period.holding`). Dossiers outside the stated period are left out and
+        counted; the snapshot never claims days it does not hold.
+        """
         source = self.source(source_name)
         file = Path(path)
         if not file.is_file():
@@ -164,9 +192,25 @@ class Workspace:
             raise UsageError(f"Plugin “{source.plugin}” của nguồn “{source.name}” không nhập được tệp.")
         # The whole file is parsed before the store is touched: a bad row loses nothing.
         dossiers = list(imported.dossiers)
-        if not dossiers and imported.period is None:
+        if not dossiers and imported.period is None and period is None:
             raise DataError(f"Tệp {file.name} không có hồ sơ nào.", source=source.name)
-        period = imported.period or _span_of(dossiers, file)
+        _check_dates(dossiers, file)
+        dossiers, duplicates = _unique(dossiers)
+        if period is not None:
+            reason = "theo kỳ đã chỉ định (--period)"
+        elif imported.period is not None:
+            period, reason = imported.period, "theo kỳ ghi trong tệp"
+        else:
+            days = [d.received_at.date() for d in dossiers if d.received_at is not None]
+            if not days:
+                raise DataError(f"Tệp {file.name} không có ngày tiếp nhận nào để xác định kỳ; "
+                                "hãy chỉ định kỳ bằng --period.", source=source.name)
+            period, reason = Period.holding(min(days), max(days))
+        outside = [d for d in dossiers
+                   if d.received_at is None or not period.contains(d.received_at.date())]
+        if outside:
+            left_out = {id(d) for d in outside}
+            dossiers = [d for d in dossiers if id(d) not in left_out]
         agencies = imported.agencies if imported.agencies is not None else sorted(
             {d.agency.code for d in dossiers})
         with self.store.begin_snapshot(source=source.name, plugin=source.plugin, period=period,
@@ -174,11 +218,62 @@ class Workspace:
             writer.add_aggregates(imported.aggregates)
             writer.add_dossiers(dossiers)
         assert writer.result is not None
-        return writer.result
+        return Imported(writer.result, reason, tuple(d.code for d in outside), duplicates)
 
 
-def _span_of(dossiers: list, file: Path) -> Period:
-    days = [d.received_at.date() for d in dossiers if d.received_at is not None]
-    if not days:
-        raise DataError(f"Tệp {file.name} không có ngày tiếp nhận nào để xác định kỳ.")
-    return Period(min(days), max(days), "range")
+@attrs.frozen
+class Imported:
+    """An imported file: its snapshot, why it has its period, and what was left out."""
+
+    snapshot: Snapshot
+    period_reason: str
+    outside: tuple[str, ...] = ()           # codes of dossiers dated outside the period
+    duplicates: tuple[str, ...] = ()        # codes listed more than once (the last row kept)
+
+    def notes_vi(self) -> list[str]:
+        period = self.snapshot.period
+        out = [f"Kỳ của ảnh chụp: {vi.date(period.start)}–{vi.date(period.end)} "
+               f"({period.label}), {self.period_reason}."]
+        if self.outside:
+            out.append(f"Bỏ qua {vi.number(len(self.outside))} hồ sơ có ngày tiếp nhận ngoài kỳ "
+                       f"(ví dụ {', '.join(self.outside[:3])}).")
+        if self.duplicates:
+            out.append(f"{vi.number(len(self.duplicates))} mã hồ sơ xuất hiện nhiều lần trong tệp; "
+                       f"giữ dòng cuối cùng của mỗi mã (ví dụ {', '.join(self.duplicates[:3])}).")
+        return out
+
+    def as_json(self) -> dict[str, Any]:
+        return {"period_reason": self.period_reason, "outside_period": list(self.outside),
+                "duplicates": list(self.duplicates)}
+
+
+#: Received dates a real dossier can have: the one-stop systems began in 2015.
+EARLIEST = dt.date(2015, 1, 1)
+
+
+def _check_dates(dossiers: list[Dossier], file: Path) -> None:
+    """A mistyped year is a data error naming the dossier, never a stretched period."""
+    latest = dt.datetime.now(VN_TZ).date() + dt.timedelta(days=1)
+    for d in dossiers:
+        for name, value in (("ngày tiếp nhận", d.received_at), ("ngày hẹn trả", d.due_at),
+                            ("ngày kết thúc xử lý", d.finished_at),
+                            ("ngày trả kết quả", d.returned_at)):
+            if value is None:
+                continue
+            day = value.date()
+            limit = latest if name != "ngày hẹn trả" else dt.date(latest.year + 5, 12, 31)
+            if not EARLIEST <= day <= limit:
+                raise DataError(f"Tệp {file.name}, hồ sơ {d.code[:40]}: {name} {vi.date(day)} "
+                                f"nằm ngoài khoảng hợp lý ({vi.date(EARLIEST)}–{vi.date(limit)}); "
+                                "hãy sửa tệp rồi nhập lại.")
+
+
+def _unique(dossiers: list[Dossier]) -> tuple[list[Dossier], tuple[str, ...]]:
+    """One dossier per code, the last row winning (an export lists the newest state last)."""
+    by_code: dict[str, Dossier] = {}
+    repeated: dict[str, None] = {}
+    for d in dossiers:
+        if d.code in by_code:
+            repeated[d.code] = None
+        by_code[d.code] = d
+    return list(by_code.values()), tuple(repeated)

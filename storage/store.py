@@ -321,6 +321,29 @@ class Store:
         rows = self.query(sql + " ORDER BY id DESC LIMIT 1", params)
         return _snapshot_from(rows[0]) if rows else None
 
+    def complete_overlapping(self, source: str, period: Period) -> list[Snapshot]:
+        """The source's complete snapshots whose period shares a day with `period`, newest first."""
+        rows = self.query(
+            "SELECT * FROM snapshots WHERE source = ? AND state = 'complete'"
+            " AND period_start <= ? AND period_end >= ? ORDER BY id DESC",
+            (source, period.end.isoformat(), period.start.isoformat()))
+        return [_snapshot_from(row) for row in rows]
+
+    def previous_complete(self, snap: Snapshot) -> Snapshot | None:
+        """The source's complete snapshot of exactly the same period before `snap`."""
+        rows = self.query(
+            "SELECT * FROM snapshots WHERE source = ? AND state = 'complete' AND id < ?"
+            " AND period_start = ? AND period_end = ? ORDER BY id DESC LIMIT 1",
+            (snap.source, snap.id, snap.period.start.isoformat(), snap.period.end.isoformat()))
+        return _snapshot_from(rows[0]) if rows else None
+
+    def reconciled(self, left_snapshot: int, right_snapshot: int, period: Period) -> bool:
+        """Whether a run already compared exactly these snapshots for the period."""
+        return bool(self.query(
+            "SELECT 1 FROM reconcile_runs WHERE left_snapshot = ? AND right_snapshot = ?"
+            " AND period_start = ? AND period_end = ? LIMIT 1",
+            (left_snapshot, right_snapshot, period.start.isoformat(), period.end.isoformat())))
+
     # -- reading ----------------------------------------------------------
 
     def dossiers_as_of(self, snapshot_id: int, *, within_scope: bool = True) -> Iterator[Dossier]:
@@ -349,6 +372,63 @@ class Store:
                 sql += " AND agency_code IN (SELECT value FROM json_each(:as_of_scope))"
                 params["as_of_scope"] = snap.scope
         return sql, params
+
+    def standard_form(self, snapshot_id: int, period: Period, agencies: Iterable[str],
+                      reference: dt.datetime, *, paused_pending: bool = True
+                      ) -> dict[str, dict[str, Any]]:
+        """Every standard-form figure of `period` recomputed from the source's dossiers.
+
+        The dossiers are those valid as of the snapshot, received by the period's
+        end, of the given agencies; the definitions are `_form_cells`'. Besides
+        the METRICS each agency has `paused` (dossiers waiting for a supplement
+        or a financial obligation, whose counting is a matter of definition) and
+        `first_carried` (the earliest received day among those carried over).
+        """
+        cells = _form_cells(paused_pending)
+        query = (self._form_dossiers(snapshot_id) + " SELECT agency_code, "
+                 + ", ".join(f"sum({expr}) AS {name}" for name, expr in cells.items())
+                 + ", min(CASE WHEN carried THEN substr(received_at, 1, 10) END) AS first_carried"
+                 " FROM d GROUP BY agency_code")
+        params = self._form_params(snapshot_id, period, agencies, reference)
+        out: dict[str, dict[str, Any]] = {
+            code: {**dict.fromkeys(cells, 0), "first_carried": None}
+            for code in json.loads(params["agencies"])}
+        with self._errors("đọc"):
+            for row in self.conn.execute(query, params):
+                out[row["agency_code"]] = {**{k: int(row[k] or 0) for k in cells},
+                                           "first_carried": row["first_carried"]}
+        return out
+
+    def standard_form_members(self, snapshot_id: int, period: Period, agency: str, metric: str,
+                              reference: dt.datetime, *, paused_pending: bool = True,
+                              limit: int = 10) -> list[str]:
+        """The codes of the dossiers `standard_form` counts in one agency's figure."""
+        expr = _form_cells(paused_pending)[metric]
+        query = (self._form_dossiers(snapshot_id)
+                 + f" SELECT code FROM d WHERE agency_code = :agency AND {expr}"
+                 " ORDER BY code LIMIT :limit")
+        params = {**self._form_params(snapshot_id, period, [agency], reference),
+                  "agency": agency, "limit": limit}
+        with self._errors("đọc"):
+            return [row[0] for row in self.conn.execute(query, params)]
+
+    def _form_dossiers(self, snapshot_id: int) -> str:
+        sql, _ = self.as_of_sql(snapshot_id, within_scope=False)
+        return (
+            "WITH d AS MATERIALIZED (SELECT code, agency_code, channel, status, received_at,"
+            " due_at, finished_at, received_at < :start AND NOT (coalesce(finished_at < :start, 0)"
+            " OR status IN (3, 7)) AS carried"
+            f" FROM ({sql}) WHERE received_at < :end_next"
+            " AND agency_code IN (SELECT value FROM json_each(:agencies)))")
+
+    def _form_params(self, snapshot_id: int, period: Period, agencies: Iterable[str],
+                     reference: dt.datetime) -> dict[str, Any]:
+        _, params = self.as_of_sql(snapshot_id, within_scope=False)
+        reference = reference.astimezone(VN_TZ)
+        return {**params, "start": period.start.isoformat(),
+                "end_next": (period.end + dt.timedelta(days=1)).isoformat(),
+                "reference": iso(reference), "reference_day": reference.date().isoformat(),
+                "agencies": json.dumps(sorted(set(agencies)))}
 
     def aggregates(self, snapshot_id: int) -> list[AggregateRow]:
         rows = self.query(
@@ -459,6 +539,43 @@ def _snapshot_from(row: dict[str, Any]) -> Snapshot:
         index_count=row["index_count"], versions_added=row["versions_added"],
         content_hash=row["content_hash"], error=row["error"],
     )
+
+
+def _form_cells(paused_pending: bool) -> dict[str, str]:
+    """SQL truth, per dossier of `Store._form_dossiers`, of its counting in each figure.
+
+    The standard form's definitions (domain.md): carried over = received before
+    the period and not closed before it; new receipts by channel; rejected
+    (status 3) and withdrawn (7) by status; resolved = status 9 or 10 finished
+    by `:reference`, early / on time / late by the finish day against the due
+    day; every other dossier counted is pending, overdue once its due day is
+    before `:reference_day`. Paused dossiers (5, 6) are pending unless
+    `paused_pending` is false.
+    """
+    new = "received_at >= :start"
+    counted = f"({new} OR carried)"
+    resolved = "status IN (9, 10) AND finished_at IS NOT NULL AND finished_at <= :reference"
+    finish, due = "substr(finished_at, 1, 10)", "substr(due_at, 1, 10)"
+    pending = (f"{counted} AND status NOT IN (3, 7) AND NOT ({resolved})"
+               + ("" if paused_pending else " AND status NOT IN (5, 6)"))
+    overdue = f"due_at IS NOT NULL AND {due} < :reference_day"
+    return {
+        "carried_over": "carried",
+        "received_online": f"{new} AND channel = 2",
+        "received_direct": f"{new} AND channel = 1",
+        "received_postal": f"{new} AND channel NOT IN (1, 2)",
+        "received_total": counted,
+        "resolved_early": f"{counted} AND {resolved} AND {finish} < {due}",
+        "resolved_on_time": f"{counted} AND {resolved} AND ({finish} = {due} OR due_at IS NULL)",
+        "resolved_late": f"{counted} AND {resolved} AND {finish} > {due}",
+        "resolved_total": f"{counted} AND {resolved}",
+        "pending_in_time": f"{pending} AND NOT ({overdue})",
+        "pending_overdue": f"{pending} AND {overdue}",
+        "pending_total": pending,
+        "withdrawn": f"{counted} AND status = 7",
+        "rejected": f"{counted} AND status = 3",
+        "paused": f"{counted} AND status IN (5, 6) AND NOT ({resolved})",
+    }
 
 
 def _split_sql(script: str) -> list[str]:

@@ -40,7 +40,7 @@ def test_each_export_format_imports_the_portal_copies(sim_and_ws, tmp_path, kind
     sim, ws = sim_and_ws
     path = tmp_path / f"danh-sach.{kind}"
     rows = _write(kind, path, sim)
-    snapshot = ws.import_file("dvcqg", path)
+    snapshot = ws.import_file("dvcqg", path).snapshot
     assert snapshot.kind == "import" and snapshot.dossier_count == len(rows) > 100
     stored = {d.code: d for d in ws.store.dossiers_as_of(snapshot.id)}
     for code in list(stored)[:50]:
@@ -57,7 +57,7 @@ def test_the_same_export_twice_adds_nothing(sim_and_ws, tmp_path):
     sim, ws = sim_and_ws
     path = sim.dvcqg.export_xls(tmp_path / "a.xls", sim.period)
     ws.import_file("dvcqg", path)
-    assert ws.import_file("dvcqg", path).versions_added == 0
+    assert ws.import_file("dvcqg", path).snapshot.versions_added == 0
 
 
 @pytest.mark.parametrize(("content", "message"), [

@@ -72,6 +72,39 @@ def test_twenty_percent_faults_give_the_same_data_as_a_clean_run(tmp_path, monke
         assert sim.motcua.refreshes + sim.motcua.logins >= 2  # a token expired mid-sync
 
 
+def test_login_refresh_and_public_page_are_retried_like_every_request(tmp_path, monkeypatch):
+    """HTML with status 200, a 503 and a dropped connection at the token endpoint (first
+    login and the refresh after a revoked token), the public statistics page and the
+    portal's gateway: the sync completes with a clean run's data."""
+    with simulation(monkeypatch) as sim:
+        options = {"motcua": {"statistics_from": "public"}}
+        clean = [s.content_hash for s in workspace(sim, tmp_path / "clean.db", **options)
+                 .sync(sim.period)]
+        logins, refreshes = sim.motcua.logins, sim.motcua.refreshes
+        each = ["html_200", "http_503", "drop"]
+        sim.motcua.faults = Faults(script={
+            "/openid-connect/token": [*each, "ok", *each],   # the login, then the refresh
+            "/pa/dossier/search": ["expire"],                # revokes the first token
+            "/thong-ke": list(each)})
+        sim.dvcqg.faults = Faults(script={"/jsp/rest.jsp": list(each)})
+        ws = workspace(sim, tmp_path / "faulty.db", max_retries=4, **options)
+        assert [s.content_hash for s in ws.sync(sim.period)] == clean
+        assert sim.motcua.logins == logins + 1 and sim.motcua.refreshes == refreshes + 1
+        assert all(not queue for queue in sim.motcua.faults.script.values())
+        assert not sim.dvcqg.faults.script["/jsp/rest.jsp"]
+
+
+def test_only_an_oauth_rejection_stops_a_login_at_once(tmp_path, monkeypatch):
+    """A 401 with an HTML body is a proxy's page, retried; `invalid_grant` is final."""
+    with simulation(monkeypatch) as sim:
+        monkeypatch.setenv("NQ57SYNC_SIM_PASSWORD", "wrong-password-123")
+        ws = workspace(sim, tmp_path / "s.db", max_retries=4)
+        with pytest.raises(AuthError):
+            ws.sync(sim.period, "motcua")
+        assert sim.motcua.requests_by_path[
+            f"/sso/auth/realms/{sim.motcua.realm}/protocol/openid-connect/token"] == 1
+
+
 @pytest.mark.parametrize(("fault", "error", "words"), [
     ("http_500", SourceError, "không trả lời được sau"),
     ("html_200", DataError, "không phải JSON: “<!DOCTYPE html>”"),

@@ -88,7 +88,8 @@ def _instant(text: str) -> dt.datetime:
 
 
 class MotcuaSimulator(SimServer):
-    fault_kinds = ("latency", "http_500", "http_429", "drop", "truncate", "token_expiry")
+    fault_kinds = ("latency", "http_500", "http_429", "drop", "truncate", "html_200",
+                   "token_expiry")
 
     def __init__(self, province: Province, faults: Faults | None = None, *,
                  realm: str = "digo", client_id: str = "web-onegate",
@@ -122,12 +123,12 @@ class MotcuaSimulator(SimServer):
         with self._lock:
             self._tokens.clear()
 
-    def on_token_expiry(self, request: Request) -> Response | None:
+    def on_token_expiry(self, request: Request, force: bool = False) -> Response | None:
         """A token expires after some use, never on the first calls after it was issued
         (so a client's retry with the token it just obtained is not refused again)."""
         token = request.headers.get("authorization", "").partition(" ")[2]
         with self._lock:
-            worn = self._tokens.get(token, 0) >= 20
+            worn = force or self._tokens.get(token, 0) >= 20
         if request.path.startswith(API_PREFIX) and worn:
             self.expire_tokens()
             return Response.json({"error": "invalid_token"}, 401)

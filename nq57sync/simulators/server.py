@@ -35,13 +35,24 @@ class Faults:
     retry_after: str = "1"
     permanent: str | None = None
     daily_budget: int | None = None   # requests the portal accepts before refusing
+    #: Faults served first, in order, to the requests whose path ends with the key
+    #: (e.g. {"/openid-connect/token": ["html_200", "http_503", "drop"]}); any kind
+    #: of `FAULT_KINDS`, "http_503", "stall", "expire" (every token revoked, 401) or
+    #: "ok" (this request goes through).
+    script: Mapping[str, list[str]] = attrs.field(factory=dict)
+    stall_seconds: float = 600.0      # how long a "stall" keeps the client waiting
     _rng: random.Random = attrs.field(init=False, repr=False)
     _lock: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
 
     def __attrs_post_init__(self) -> None:
         self._rng = random.Random(self.seed)
 
-    def draw(self, allowed: tuple[str, ...]) -> str | None:
+    def draw(self, allowed: tuple[str, ...], path: str = "") -> str | None:
+        with self._lock:
+            for suffix, queue in self.script.items():
+                if path.endswith(suffix) and queue:
+                    kind = queue.pop(0)
+                    return None if kind == "ok" else kind
         if self.permanent:
             return self.permanent if self.permanent in allowed else None
         kinds = [k for k in self.kinds if k in allowed]
@@ -175,8 +186,10 @@ class SimServer(abc.ABC):
     def handle(self, request: Request) -> Response:
         """Answer one request as the real system would."""
 
-    def on_token_expiry(self, request: Request) -> Response | None:
-        """Simulate a token expiring under this request; None if not applicable."""
+    def on_token_expiry(self, request: Request, force: bool = False) -> Response | None:
+        """Simulate a token expiring under this request; None if not applicable.
+
+        Without `force` only a token that has been used for a while expires."""
         return None
 
     # -- plumbing ---------------------------------------------------------
@@ -190,15 +203,18 @@ class SimServer(abc.ABC):
                            and self._budget_used > self.faults.daily_budget)
         if self.faults.latency:
             time.sleep(self.faults.latency)
-        fault = self.faults.draw(self.fault_kinds)
+        fault = self.faults.draw(self.fault_kinds, request.path)
         if over_budget:
             response = Response.json({"error": "Vượt quá hạn mức truy cập trong ngày"}, 429)
             response = attrs.evolve(response, headers={"Retry-After": "86400"})
         elif fault == "latency":
             time.sleep(self.faults.slow_seconds)
             response = self._safe_handle(request)
-        elif fault == "http_500":
-            response = Response.html(ERROR_PAGE, 500)
+        elif fault == "stall":
+            time.sleep(self.faults.stall_seconds)
+            response = self._safe_handle(request)
+        elif fault in ("http_500", "http_503"):
+            response = Response.html(ERROR_PAGE, int(fault[-3:]))
         elif fault == "http_429":
             response = Response(429, b"Too Many Requests", "text/plain",
                                 {"Retry-After": self.faults.retry_after})
@@ -209,6 +225,8 @@ class SimServer(abc.ABC):
             response = Response.html(ERROR_PAGE, 200)
         elif fault == "token_expiry":
             response = self.on_token_expiry(request) or self._safe_handle(request)
+        elif fault == "expire":
+            response = self.on_token_expiry(request, force=True) or self._safe_handle(request)
         else:
             response = self._safe_handle(request)
         body = response.body

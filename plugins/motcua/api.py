@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
+import httpx
 import lxml.etree
 import lxml.html
 
@@ -17,7 +18,7 @@ from nq57sync import wire
 from nq57sync.codes import Channel, Status
 from nq57sync.errors import DataError
 from nq57sync.hooktypes import DossierPage
-from nq57sync.http import Authenticator, SourceClient
+from nq57sync.http import Authenticator, SourceClient, UnexpectedAnswer, first_line
 from nq57sync.model import METRICS, Agency, AggregateRow, Dossier, Procedure
 from nq57sync.period import Period
 
@@ -102,10 +103,17 @@ class Api:
 
     def public_statistics(self, client: SourceClient, period: Period,
                           agencies: tuple[str, ...] = ()) -> list[AggregateRow]:
-        response = client.request(
+        def parse(response: httpx.Response) -> list[AggregateRow]:
+            # A maintenance page (often with status 200) has no statistics table:
+            # the client retries it like a 503 instead of failing the sync.
+            if 'id="thong-ke"' not in response.text and "id='thong-ke'" not in response.text:
+                raise UnexpectedAnswer(first_line(response.text), "không phải trang thống kê")
+            return parse_public_page(response.text, period)
+
+        rows = client.request(
             "GET", self.public_url.rstrip("/") + self.paths["public"], service="thong-ke",
-            params={"tu-ngay": f"{period.start:%d/%m/%Y}", "den-ngay": f"{period.end:%d/%m/%Y}"})
-        rows = parse_public_page(response.text, period)
+            params={"tu-ngay": f"{period.start:%d/%m/%Y}", "den-ngay": f"{period.end:%d/%m/%Y}"},
+            parse=parse)
         return [r for r in rows if not agencies or r.agency.code in agencies]
 
     def dossiers(self, client: SourceClient, auth: Authenticator, period: Period,

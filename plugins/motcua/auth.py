@@ -12,9 +12,22 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
+
 from nq57sync import wire
 from nq57sync.errors import AuthError, DataError
-from nq57sync.http import SourceClient
+from nq57sync.http import SourceClient, UnexpectedAnswer, decode_json
+
+_REJECTIONS = (400, 401, 403)
+
+
+def _token_answer(response: httpx.Response) -> Any:
+    answer = decode_json(response)
+    if response.status_code in _REJECTIONS:
+        if isinstance(answer, dict) and isinstance(answer.get("error"), str):
+            return None
+        raise UnexpectedAnswer(f"HTTP {response.status_code}", "không kèm mã lỗi OAuth")
+    return answer
 
 
 class KeycloakLogin:
@@ -60,11 +73,15 @@ class KeycloakLogin:
         self._store(answer)
 
     def _post(self, form: Mapping[str, str]) -> Mapping[str, Any] | None:
-        response = self._client.request("POST", self._token_url, service="openid-connect/token",
-                                        data=form, client_errors=True)
-        if response.status_code in (400, 401, 403):
-            return None
-        return self._client.decode_json(response, "openid-connect/token")
+        """The token answer, or None when the server rejected the credentials.
+
+        Only a 400/401/403 that carries an OAuth error body (RFC 6749 §5.2,
+        `{"error": "invalid_grant"}`) is a rejection; a maintenance page, a
+        503 or a dropped connection goes through the client's retries like
+        any other request.
+        """
+        return self._client.request("POST", self._token_url, service="openid-connect/token",
+                                    data=form, parse=_token_answer, client_errors=_REJECTIONS)
 
     def _store(self, answer: Any) -> None:
         record = wire.mapping(answer, "Câu trả lời đăng nhập")
