@@ -75,8 +75,20 @@ def _fold(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip().casefold()
 
 
-_STATUS_BY_NAME = {_fold(name): status for status, name in STATUS_NAMES_VI.items()}
-_CHANNEL_BY_NAME = {_fold(name): channel for channel, name in CHANNEL_NAMES_VI.items()}
+#: Other names the one-stop system's screens and exports give the same statuses (modeled
+#: on iGate's dossierStatus names, sources.md).
+STATUS_ALIASES_VI: dict[str, Status] = {
+    "Chờ tiếp nhận": Status.SUBMITTED,
+    "Không tiếp nhận": Status.NOT_RECEIVED,
+    "Chờ bổ sung": Status.SUPPLEMENT_REQUESTED,
+    "Chờ thực hiện nghĩa vụ tài chính": Status.FINANCIAL_OBLIGATION,
+    "Đã rút hồ sơ": Status.WITHDRAWAL_REQUESTED,
+    "Có kết quả": Status.FINISHED,
+}
+_STATUS_BY_NAME = {_fold(name): status for status, name in STATUS_NAMES_VI.items()} | {
+    _fold(name): status for name, status in STATUS_ALIASES_VI.items()}
+_CHANNEL_BY_NAME = {_fold(name): channel for channel, name in CHANNEL_NAMES_VI.items()} | {
+    _fold("Bưu chính công ích"): Channel.POSTAL}
 
 
 def status_from_name(name: str) -> Status:

@@ -11,6 +11,7 @@ latest known state.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 
 import attrs
@@ -54,15 +55,17 @@ class Coverage:
 def cover(source: str, period: Period, overlapping: Sequence[Snapshot]) -> Coverage:
     """The coverage of `period` by a source's complete snapshots that overlap it (newest first).
 
-    Every agency (`*`) is preferred: its snapshots count together; otherwise
-    the newest snapshot's own agency list and its equals. The newest snapshot
-    of all is read as of, since the store holds each dossier's latest version.
+    A snapshot holds the agencies of its scope (`*`: every one). The widest
+    scope whose snapshots together hold every day is chosen; a snapshot of
+    more agencies also serves a narrower scope. The newest snapshot of all is
+    read as of, since the store holds each dossier's latest version.
     """
     newest = overlapping[0] if overlapping else None
+    scopes = sorted(dict.fromkeys(["*", *(s.scope for s in overlapping)]),
+                    key=lambda scope: -len(_agencies(scope) or range(10**9)))
     best: tuple[tuple[Snapshot, ...], str, tuple[Period, ...]] | None = None
-    scopes = dict.fromkeys(["*", *(s.scope for s in overlapping)])
     for scope in scopes:
-        group = [s for s in overlapping if s.scope in (scope, "*")]
+        group = [s for s in overlapping if _holds(s.scope, scope)]
         if not group:
             continue
         used, missing = _walk(period, group)
@@ -74,6 +77,15 @@ def cover(source: str, period: Period, overlapping: Sequence[Snapshot]) -> Cover
         return Coverage(source, period, None, (), "*", (period,))
     used, scope, missing = best
     return Coverage(source, period, newest, used, scope, missing)
+
+
+def _agencies(scope: str) -> frozenset[str]:
+    return frozenset() if scope == "*" else frozenset(json.loads(scope))
+
+
+def _holds(scope: str, wanted: str) -> bool:
+    """Whether a snapshot of `scope` holds every agency of `wanted`."""
+    return scope == "*" or (wanted != "*" and _agencies(wanted) <= _agencies(scope))
 
 
 def _walk(period: Period, group: Sequence[Snapshot]) -> tuple[tuple[Snapshot, ...], tuple[Period, ...]]:

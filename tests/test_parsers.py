@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from sim import AS_OF
 
 from nq57sync import DataError, Period
+from nq57sync.exports import read_table, rows_to_dossiers
 from nq57sync.simulators import Province
 from nq57sync.simulators.dvcqg import MONTHLY_FIELDS, index_scores, package_record
 from nq57sync.simulators.motcua import STAT_FIELDS, igate_record
-from nq57sync_dvcqg.exports import read_table, rows_to_dossiers
 from nq57sync_dvcqg.gateway import parse_dossier_page, parse_index, parse_monthly
 from nq57sync_motcua.api import parse_dossier, parse_public_page, parse_spring_page, parse_statistics
 

@@ -182,3 +182,45 @@ def test_status_codes_in_actions_are_named_in_vietnamese(tmp_path, monkeypatch):
         status = next(d for d in ws.reconcile(sim.period).discrepancies
                       if d.kind == "status_mismatch")
         assert "Đã trả kết quả" in status.action and Status(int(status.right))
+
+
+def test_every_published_figure_is_recomputed_and_only_the_wrong_one_is_blamed(
+        tmp_path, monkeypatch):
+    """With the month before synced too, the dossiers determine every published figure:
+    a clean province gives no `published_vs_dossiers` at all; a portal that publishes 3
+    more dossiers resolved on time than its own dossiers show is blamed for that figure
+    alone, with both values."""
+    with simulation(monkeypatch, scenario=False) as sim:
+        ws = workspace(sim, tmp_path / "s.db")
+        ws.sync(Period.parse("2025-10"))
+        ws.sync(sim.period)
+        clean = ws.reconcile(sim.period)
+        assert [v for v in clean.rule_violations if v.rule == "published_vs_dossiers"] == []
+        assert not [n for n in clean.notes if "kỳ trước chuyển qua" in n]
+
+        agency = sorted(a.code for a in sim.province.agencies)[3]
+        sim.province.published_offsets[("dvcqg", agency, "resolved_on_time")] = 3
+        sim.province.touch()
+        ws.sync(sim.period, "dvcqg")
+        result = ws.reconcile(sim.period)
+        blamed = [v for v in result.rule_violations
+                  if v.rule == "published_vs_dossiers" and v.agency_code == agency]
+        assert len(blamed) == 1
+        values = blamed[0].values
+        assert values["metric"] == "resolved_on_time" and values["difference"] == 3
+        assert values["published"] == values["dossiers"] + 3
+        published = sim.province.published("dvcqg", sim.period, [agency])[agency]
+        assert values["published"] == published["resolved_on_time"]
+        assert "giải quyết đúng hạn là" in blamed[0].detail and "(lệch +3)" in blamed[0].detail
+        assert [v for v in result.rule_violations if v.rule == "published_vs_dossiers"] == blamed
+
+
+def test_outcome_figures_are_not_blamed_without_the_dossiers_carried_over(tmp_path, monkeypatch):
+    with simulation(monkeypatch, scenario=False) as sim:
+        agency = sorted(a.code for a in sim.province.agencies)[0]
+        sim.province.published_offsets[("dvcqg", agency, "resolved_on_time")] = 3
+        ws = workspace(sim, tmp_path / "s.db")
+        ws.sync(sim.period)                  # October's open dossiers are not in the store
+        result = ws.reconcile(sim.period)
+        assert [v for v in result.rule_violations if v.rule == "published_vs_dossiers"] == []
+        assert any("kỳ trước chuyển qua" in n for n in result.notes)

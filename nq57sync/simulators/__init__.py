@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,6 +69,11 @@ class Simulation:
         """The (fake) credentials of the simulated one-stop login."""
         return {USERNAME_ENV: self.motcua.username, PASSWORD_ENV: self.motcua.password}
 
+    def write_config(self, path: Path, store: Path | str, **options: Any) -> Path:
+        """`config(...)` written as an nq57sync.toml a command can be pointed at."""
+        path.write_text(toml_text(self.config(store, **options)), encoding="utf-8")
+        return path
+
     def export_environment(self) -> None:
         os.environ.update(self.environment())
 
@@ -93,6 +99,30 @@ class Simulation:
             ],
             "reconcile": {"left": "motcua", "right": "dvcqg"},
         }
+
+
+def toml_text(config: dict[str, Any]) -> str:
+    """A configuration (as `Config.from_dict` takes it) as the TOML a person would write."""
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return json.dumps(v, ensure_ascii=False)
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
+        raise TypeError(type(v))
+
+    lines: list[str] = []
+    for table, body in config.items():
+        for item in body if isinstance(body, list) else [body]:
+            lines.append(f"[[{table}]]" if isinstance(body, list) else f"[{table}]")
+            lines += [f"{k} = {value(v)}" for k, v in item.items()]
+            lines.append("")
+    return "\n".join(lines)
 
 
 __all__ = ["FAULT_KINDS", "KINDS", "DvcqgSimulator", "Faults", "Injection", "MotcuaSimulator",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import html
 import json
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from nq57sync.model import VN_TZ, Dossier
 from nq57sync.package import dossier_to_package
 from nq57sync.period import Period
 from nq57sync.simulators.dataset import Province
+from nq57sync.simulators.exports import write_table
 from nq57sync.simulators.server import Faults, Request, Response, SimServer
 
 #: 766 group maxima (domain.md gives CKMB, TDGQ, MDHL, MDSH and the total; the rest modeled).
@@ -117,14 +117,11 @@ class DvcqgSimulator(SimServer):
 
     def export_xls(self, path: Path, period: Period, agency: str | None = None) -> Path:
         """The management page's download: an HTML table saved as .xls."""
-        cells = "".join(f"<th>{html.escape(c)}</th>" for c in EXPORT_COLUMNS)
-        lines = [f"<tr>{cells}</tr>"]
-        for row in export_rows(self.province, period, agency):
-            lines.append("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>")
-        path.write_text(
-            "<html><head><meta charset=\"utf-8\"></head><body><table border=\"1\">"
-            + "\n".join(lines) + "</table></body></html>", encoding="utf-8")
-        return path
+        return write_table(path, EXPORT_COLUMNS, export_rows(self.province, period, agency))
+
+    def export(self, path: Path, period: Period, agency: str | None = None) -> Path:
+        """The dossier list in the format `path`'s suffix names (.xls, .xlsx, .csv)."""
+        return write_table(path, EXPORT_COLUMNS, export_rows(self.province, period, agency))
 
 
 def export_rows(province: Province, period: Period, agency: str | None = None) -> list[list[str]]:

@@ -11,12 +11,14 @@ import hashlib
 import html
 import secrets
 import threading
+from pathlib import Path
 
 from nq57sync import vi
 from nq57sync.codes import Channel, Status
 from nq57sync.model import METRICS, VN_TZ
 from nq57sync.period import Period
 from nq57sync.simulators.dataset import OneStopDossier, Province
+from nq57sync.simulators.exports import write_table
 from nq57sync.simulators.server import Faults, Request, Response, SimServer
 
 #: National TrangThaiHoSo → iGate dossierStatus id, and names (inverse of sources.md).
@@ -249,3 +251,35 @@ class MotcuaSimulator(SimServer):
             f"<h1>Thống kê từ {start:%d/%m/%Y} đến {end:%d/%m/%Y}</h1>"
             f"<table id=\"thong-ke\"><thead><tr>{head}</tr></thead><tbody>"
             + "".join(rows) + "</tbody></table></body></html>")
+
+
+#: The one-stop system's dossier list export (modeled): local code, the code pushed to
+#: DVCQG when it differs, the channel as "Hình thức nộp", the finish as "Ngày có kết quả".
+EXPORT_COLUMNS = ("Mã hồ sơ", "Mã hồ sơ quốc gia", "Mã TTHC", "Tên TTHC", "Mã đơn vị",
+                  "Tên đơn vị", "Hình thức nộp", "Trạng thái", "Ngày tiếp nhận", "Ngày hẹn trả",
+                  "Ngày có kết quả", "Ngày trả kết quả")
+
+
+def export_rows(province: Province, period: Period, agency: str | None = None
+                ) -> list[list[str]]:
+    """The one-stop system's dossier list for dossiers received in the period."""
+    def when(value: dt.datetime | None) -> str:
+        return "" if value is None else value.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
+
+    rows = []
+    for item in sorted(province.onestop.values(), key=lambda i: i.local_code):
+        d = item.dossier
+        if d.received_at and period.contains(d.received_at.date()) and (
+                agency is None or d.agency.code == agency):
+            national = item.nation_code or ""
+            rows.append([item.local_code, national if national != item.local_code else "",
+                         d.procedure.code, d.procedure.name, d.agency.code, d.agency.name,
+                         IGATE_METHOD[d.channel][1], IGATE_STATUS[d.status][1],
+                         when(d.received_at), when(d.due_at), when(d.finished_at),
+                         when(d.returned_at)])
+    return rows
+
+
+def export(province: Province, path: Path, period: Period, agency: str | None = None) -> Path:
+    """The one-stop system's dossier list in the format `path`'s suffix names."""
+    return write_table(path, EXPORT_COLUMNS, export_rows(province, period, agency))

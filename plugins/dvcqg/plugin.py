@@ -8,12 +8,12 @@ from typing import Any
 
 import nq57sync
 from nq57sync.config import SourceConfig
+from nq57sync.exports import EXPORT_COLUMNS, read_table, rows_to_dossiers
 from nq57sync.hooktypes import DossierPage, ImportedFile
 from nq57sync.http import SourceClient
 from nq57sync.model import AggregateRow, IndexScore
 from nq57sync.package import PACKAGE_FIELDS
 from nq57sync.period import Period
-from nq57sync_dvcqg.exports import EXPORT_COLUMNS, read_table, rows_to_dossiers
 from nq57sync_dvcqg.gateway import MONTHLY_FIELDS, SERVICES, Gateway
 
 NAME = "dvcqg"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import nq57sync
 from nq57sync.config import SourceConfig
 from nq57sync.errors import ConfigError
-from nq57sync.hooktypes import DossierPage
+from nq57sync.exports import EXPORT_COLUMNS as PORTAL_COLUMNS
+from nq57sync.exports import read_table, rows_to_dossiers
+from nq57sync.hooktypes import DossierPage, ImportedFile
 from nq57sync.http import SourceClient
 from nq57sync.model import AggregateRow
 from nq57sync.period import Period
@@ -19,7 +22,12 @@ from nq57sync_motcua.auth import KeycloakLogin
 NAME = "motcua"
 OWN_KEYS = {"api_url", "sso_url", "realm", "client_id", "grant", "username_env", "password_env",
             "client_secret_env", "root_agency_id", "agency_tag_id", "public_url", "paths",
-            "page_size", "statistics_from"}
+            "page_size", "statistics_from", "export_columns"}
+#: The one-stop system's dossier list export (modeled on iGate's "Danh sách hồ sơ"):
+#: the portal's columns, the local code under "Mã hồ sơ", the code pushed to DVCQG
+#: (when it differs) under "Mã hồ sơ quốc gia", the channel as "Hình thức nộp".
+EXPORT_COLUMNS = {**PORTAL_COLUMNS, "national_code": "Mã hồ sơ quốc gia",
+                  "channel": "Hình thức nộp", "finished_at": "Ngày có kết quả"}
 
 
 def _url(source: SourceConfig, key: str, default: str | None = None) -> str:
@@ -67,10 +75,15 @@ def nq57sync_validate_source(source: SourceConfig) -> Mapping[str, Any] | None:
         paths={**PATHS, **paths},
         page_size=page_size,
     )
+    columns = source.option("export_columns", dict, {})
+    for key, value in columns.items():
+        if key not in EXPORT_COLUMNS or not isinstance(value, str) or not value:
+            raise source.config_error(f"export_columns.{key}", "không được hỗ trợ")
     sso = _url(source, "sso_url").rstrip("/")
     token_url = f"{sso}/auth/realms/{source.option('realm', str)}/protocol/openid-connect/token"
     return {"api": api, "token_url": token_url, "grant": grant,
-            "client_id": source.option("client_id", str), "statistics_from": statistics_from}
+            "client_id": source.option("client_id", str), "statistics_from": statistics_from,
+            "export_columns": {**EXPORT_COLUMNS, **columns}}
 
 
 _LOGINS: weakref.WeakKeyDictionary[SourceClient, KeycloakLogin] = weakref.WeakKeyDictionary()
@@ -116,3 +129,11 @@ def nq57sync_fetch_dossiers(source: SourceConfig, period: Period,
         raise ConfigError(f"Nguồn “{source.name}”: hệ thống Một cửa không có đơn vị "
                           f"{', '.join(missing)} (khóa “agencies”).")
     return api.dossiers(client, auth, period, [known[c] or "" for c in source.agencies])
+
+
+@nq57sync.hookimpl
+def nq57sync_import_file(source: SourceConfig, path: Path) -> ImportedFile | None:
+    if source.plugin != NAME:
+        return None
+    header, rows = read_table(path)
+    return ImportedFile(rows_to_dossiers(header, rows, path.name, source.settings["export_columns"]))

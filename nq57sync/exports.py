@@ -1,11 +1,15 @@
-"""Dossier lists downloaded from the portal's management pages (sources.md, "Exports").
+"""Dossier lists exported from either system's screens, read into the canonical model.
 
-The `.xls` downloads are usually HTML tables with an .xls name; officers also
-save them as real .xlsx or as CSV. All three share one header.
+The portal's `.xls` downloads are usually HTML tables with an .xls name
+(sources.md, "Exports"); officers also save them as real .xlsx or as CSV.
+Every source plugin that imports files reads them here, with its own column
+titles (`EXPORT_COLUMNS` for DVCQG; the one-stop plugin adds its national-code
+column); titles match case-insensitively.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -28,6 +32,8 @@ EXPORT_COLUMNS = {
     "finished_at": "Ngày kết thúc xử lý", "returned_at": "Ngày trả kết quả",
 }
 _REQUIRED = ("code", "agency_code", "channel", "status", "received_at")
+#: Optional: the national code a one-stop export shows beside its local code.
+NATIONAL_CODE = "national_code"
 
 
 def _when(value: object, where: str) -> dt.datetime | None:
@@ -71,10 +77,12 @@ def rows_to_dossiers(header: list[str], rows: list[list[object]], file_name: str
         code = _cell(get("code"))
         if not code:
             raise DataError(f"{where}: thiếu mã hồ sơ.")
+        national = _cell(get(NATIONAL_CODE))
         try:
             channel_raw, status_raw = _cell(get("channel")), _cell(get("status"))
             out.append(Dossier(
-                code=code,
+                code=national or code,
+                alt_code=code if national and national != code else None,
                 agency=Agency(_cell(get("agency_code")), _cell(get("agency_name"))),
                 procedure=Procedure(_cell(get("procedure_code")), _cell(get("procedure_name"))),
                 channel=channel_from_name(channel_raw), status=status_from_name(status_raw),
@@ -106,12 +114,28 @@ def read_table(path: Path) -> tuple[list[str], list[list[object]]]:
 
 
 def _decode(data: bytes, name: str) -> str:
-    for encoding in ("utf-8-sig", "utf-16"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise DataError(f"Tệp {name} không phải văn bản UTF-8.")
+    """Text as a careful tool reads it: a byte-order mark, else strict UTF-8, else cp1258.
+
+    cp1258 is the Vietnamese Windows code page older Excel versions save CSV in;
+    UTF-16 is taken only with its mark (without one, any even-length file
+    "decodes" as UTF-16).
+    """
+    for mark, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                           (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(mark):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                raise DataError(f"Tệp {name} có dấu {encoding.upper()} nhưng nội dung "
+                                "không đúng mã đó.") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1258")
+    except UnicodeDecodeError:
+        raise DataError(f"Tệp {name} không phải văn bản UTF-8 hay Windows-1258.") from None
 
 
 def _read_html(text: str, name: str) -> tuple[list[str], list[list[object]]]:
