@@ -10,6 +10,7 @@ import attrs
 from nq57sync import vi
 from nq57sync.config import Config
 from nq57sync.errors import Nq57Error
+from nq57sync.period import Period
 from nq57sync.workspace import Workspace
 from nq57sync_storage.schema import LATEST
 
@@ -63,6 +64,31 @@ def run_checks(config_path: Path) -> DoctorReport:
             if running:
                 detail += f"; {len(running)} lượt đang chạy ở tiến trình khác"
             checks.append(Check("interrupted", "Lượt đồng bộ dở dang", True, detail))
+            checks.append(Check("data", "Dữ liệu đã có", True, _holdings(ws)))
     except Nq57Error as exc:
         checks.append(Check("store", "Kho dữ liệu", False, str(exc)))
     return DoctorReport(tuple(checks))
+
+
+def _holdings(ws: Workspace) -> str:
+    """What each source holds, which periods can be reconciled, and how to get the rest.
+
+    Most centres start from exported files: the advice names that workflow.
+    """
+    parts = []
+    labels: dict[str, None] = {}
+    for name in ws.sources:
+        held = [s for s in ws.store.snapshots(name, limit=200) if s.state == "complete"]
+        kinds = {"pull": "đồng bộ", "import": "nhập tệp"}
+        shown = dict.fromkeys(f"{s.period.label} ({kinds.get(s.kind, s.kind)})" for s in held)
+        parts.append(f"{name}: " + (", ".join(list(shown)[:6]) if shown else "chưa có"))
+        if name == ws.config.reconcile.left:
+            labels.update(dict.fromkeys(s.period.label for s in held))
+    ready = [label for label in list(labels)[:12]
+             if ws.reconcilable(Period.parse(label)) is not None]
+    advice = ("; đối chiếu được: " + ", ".join(ready)) if ready else (
+        "; chưa kỳ nào đủ dữ liệu hai nguồn. Bắt đầu từ tệp xuất: nq57sync import --source "
+        "TÊN_NGUỒN --period 2025-11 TỆP cho từng hệ thống, rồi nq57sync reconcile --period "
+        "2025-11 và nq57sync report --period 2025-11 --output bao-cao.docx (hoặc nq57sync sync "
+        "--period 2025-11 khi có quyền truy cập API)")
+    return "; ".join(parts) + advice

@@ -142,3 +142,15 @@ def test_a_stated_period_is_the_snapshots_and_outsiders_are_left_out(tmp_path, m
         with pytest.raises(UsageError, match="cho các ngày 15/11/2025–30/11/2025") as info:
             ws.reconcile(Period.parse("2025-11"))
         assert "--period 2025-11-15..2025-11-30" in str(info.value)
+
+
+def test_doctor_shows_what_is_held_and_what_can_be_reconciled(imported, tmp_path):
+    folder, config, env, *_ = imported
+    out = run(["doctor", "--config", config.name], folder, env)
+    assert "motcua: 2025-12 (nhập tệp), 2025-11 (nhập tệp), 2025-10 (nhập tệp)" in out
+    assert "đối chiếu được: 2025-12, 2025-11, 2025-10" in out
+    empty = tmp_path / "nq57sync.toml"
+    empty.write_text(config.read_text(encoding="utf-8").replace("store.db", str(tmp_path / "e.db")),
+                     encoding="utf-8")
+    advice = run(["doctor", "--config", str(empty)], folder, env)
+    assert "Bắt đầu từ tệp xuất: nq57sync import --source" in advice
