@@ -157,6 +157,14 @@ CREATE INDEX discrepancies_seen ON discrepancies (state, last_seen);
 CREATE INDEX dossier_versions_current_alt ON dossier_versions (source, alt_code)
     WHERE valid_to IS NULL AND alt_code IS NOT NULL;
 """,
+    6: """
+-- Dossier fingerprints no longer depend on object identity or key order
+-- (`Dossier.content_hash`), so the current versions are fingerprinted again by
+-- `Store._refingerprint` so the next pull does not see every dossier as changed.
+SELECT 1;
+""",
 }
+#: Migrations with a step in Python after their SQL (version → Store method name).
+PYTHON_STEPS: dict[int, str] = {6: "_refingerprint"}
 
 LATEST = max(MIGRATIONS)

@@ -40,7 +40,7 @@ from nq57sync.model import (
     Snapshot,
 )
 from nq57sync.period import Period
-from nq57sync_storage.schema import LATEST, MIGRATIONS
+from nq57sync_storage.schema import LATEST, MIGRATIONS, PYTHON_STEPS
 
 _DOSSIER_COLUMNS = (
     "code", "alt_code", "agency_code", "agency_name", "procedure_code", "procedure_name",
@@ -236,8 +236,24 @@ class Store:
             with self.transaction() as conn:
                 for statement in _split_sql(MIGRATIONS[version]):
                     conn.execute(statement)
+                if version in PYTHON_STEPS:
+                    getattr(self, PYTHON_STEPS[version])(conn)
                 conn.execute("INSERT INTO schema_migrations VALUES (?, ?)",
                              (version, iso(now_local())))
+
+    @staticmethod
+    def _refingerprint(conn: sqlite3.Connection) -> None:
+        """Recompute the current versions' fingerprints (migration 6), in pages."""
+        last = 0
+        while True:
+            rows = conn.execute(
+                "SELECT * FROM dossier_versions WHERE valid_to IS NULL AND id > ?"
+                " ORDER BY id LIMIT 10000", (last,)).fetchall()
+            if not rows:
+                return
+            conn.executemany("UPDATE dossier_versions SET content_hash = ? WHERE id = ?",
+                             [(dossier_from_row(r).content_hash(), r["id"]) for r in rows])
+            last = rows[-1]["id"]
 
     # -- snapshots --------------------------------------------------------
 

@@ -60,13 +60,18 @@ def test_canonical_mapping_keeps_raw_values(tmp_path, monkeypatch):
         assert mine.finished_at == item.dossier.finished_at
 
 
-def test_twenty_percent_faults_give_the_same_data_as_a_clean_run(tmp_path, monkeypatch):
+@pytest.mark.parametrize("statistics_from", ["api", "public"])
+def test_twenty_percent_faults_give_the_same_data_as_a_clean_run(tmp_path, monkeypatch,
+                                                                  statistics_from):
+    """Every kind of fault on every endpoint (the login and the public page included)."""
+    options = {"motcua": {"statistics_from": statistics_from}}
     with simulation(monkeypatch) as sim:
-        clean = [s.content_hash for s in workspace(sim, tmp_path / "clean.db").sync(sim.period)]
+        clean = [s.content_hash
+                 for s in workspace(sim, tmp_path / "clean.db", **options).sync(sim.period)]
         for server in (sim.dvcqg, sim.motcua):
             server.faults = Faults(rate=0.2, kinds=FAULT_KINDS, seed=3, retry_after="0",
                                    slow_seconds=0.05)
-        ws = workspace(sim, tmp_path / "faulty.db", max_retries=12, page_size=50)
+        ws = workspace(sim, tmp_path / "faulty.db", max_retries=12, page_size=50, **options)
         faulty = ws.sync(sim.period)
         assert [s.content_hash for s in faulty] == clean
         assert sim.motcua.refreshes + sim.motcua.logins >= 2  # a token expired mid-sync

@@ -213,3 +213,28 @@ def test_the_file_is_plain_sqlite(store):
             "schema_migrations", "request_budget"} <= tables
     (received,) = conn.execute("SELECT received_at FROM dossier_versions LIMIT 1").fetchone()
     assert dt.datetime.fromisoformat(received).utcoffset() == dt.timedelta(hours=7)
+
+
+def test_fingerprints_ignore_key_order_and_object_identity(store):
+    """A source that reorders its JSON keys, or equal records decoded by different
+    calls, changes no fingerprint and adds no version."""
+    import json
+
+    first = [make_dossier(i, raw=json.loads('{"b": {"x": "1", "y": "1"}, "a": "1", "n": %d}' % i))
+             for i in range(50)]
+    again = [make_dossier(i, raw=json.loads('{"n": %d, "a": "1", "b": {"x": "1", "y": "1"}}' % i))
+             for i in range(50)]
+    pull(store, first)
+    assert pull(store, again).versions_added == 0
+
+
+def test_migration_6_refingerprints_the_current_versions(tmp_path):
+    with Store(tmp_path / "s.db") as store:
+        pull(store, [make_dossier(i) for i in range(30)])
+        right = dict(store.conn.execute("SELECT id, content_hash FROM dossier_versions"))
+        store.conn.execute("UPDATE dossier_versions SET content_hash = 'old-fingerprint'")
+        store.conn.execute("DELETE FROM schema_migrations WHERE version = 6")
+    with Store(tmp_path / "s.db") as store:
+        assert store.schema_version() == LATEST
+        assert dict(store.conn.execute("SELECT id, content_hash FROM dossier_versions")) == right
+        assert pull(store, [make_dossier(i) for i in range(30)]).versions_added == 0
