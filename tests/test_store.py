@@ -220,9 +220,10 @@ def test_fingerprints_ignore_key_order_and_object_identity(store):
     calls, changes no fingerprint and adds no version."""
     import json
 
-    first = [make_dossier(i, raw=json.loads('{"b": {"x": "1", "y": "1"}, "a": "1", "n": %d}' % i))
+    nested = '{"x": "1", "y": "1"}'
+    first = [make_dossier(i, raw=json.loads(f'{{"b": {nested}, "a": "1", "n": {i}}}'))
              for i in range(50)]
-    again = [make_dossier(i, raw=json.loads('{"n": %d, "a": "1", "b": {"x": "1", "y": "1"}}' % i))
+    again = [make_dossier(i, raw=json.loads(f'{{"n": {i}, "a": "1", "b": {nested}}}'))
              for i in range(50)]
     pull(store, first)
     assert pull(store, again).versions_added == 0
