@@ -19,6 +19,7 @@ from rich.table import Table
 
 from nq57sync import vi
 from nq57sync.errors import Nq57Error, UsageError
+from nq57sync.files import write_text
 from nq57sync.model import Snapshot
 from nq57sync.period import Period
 from nq57sync.workspace import Workspace
@@ -223,7 +224,8 @@ def reconcile(period: Period, fmt: str, output: Path | None, exit_code: bool,
         text = render_table(result, width=None if output is None else 160)
     if output is not None:
         try:
-            output.write_text(text, encoding="utf-8")
+            # A byte-order mark lets Excel read a CSV's Vietnamese as UTF-8.
+            write_text(output, ("\ufeff" if fmt == "csv" else "") + text)
         except OSError as exc:
             raise UsageError(f"Không ghi được tệp {output}: {exc.strerror or exc}.") from None
         console.print(f"Đã ghi kết quả đối chiếu vào {output}.", highlight=False)

@@ -44,6 +44,18 @@ def _typed(value: Any, kind: type[T], where: str, key: str) -> T:
     return value
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def env_name(value: Any, where: str, key: str) -> str:
+    """The name of an environment variable; never echoed, since users put secrets here."""
+    if not isinstance(value, str) or not _ENV_NAME.match(value):
+        raise ConfigError(f"{where}: khóa “{key}” phải là tên một biến môi trường (chữ cái, "
+                          "chữ số, dấu _), không phải mật khẩu; giá trị không được in ra để giữ "
+                          "bí mật.")
+    return value
+
+
 @attrs.frozen
 class SourceConfig:
     """One `[[source]]` table; `settings` is what its plugin validated."""
@@ -71,7 +83,9 @@ class SourceConfig:
 
     def secret(self, env_key: str) -> str:
         """The value of the environment variable that option `env_key` names."""
-        variable = self.option(env_key, str)
+        if env_key not in self.options:
+            raise self.config_error(env_key, "bị thiếu")
+        variable = env_name(self.options[env_key], _where(self.config_path, self.name), env_key)
         value = os.environ.get(variable)
         if not value:
             raise ConfigError(
@@ -229,6 +243,11 @@ class ServeConfig:
     port: int = 8057
     password_env: str = "NQ57SYNC_DASHBOARD_PASSWORD"
     in_daemon: bool = False
+    #: Host names (besides loopback and `host`) the dashboard answers to, e.g. the
+    #: name colleagues type; any other `Host` header gets 400 (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
 
 @attrs.frozen
@@ -329,7 +348,7 @@ class Config:
             report=report,
             schedule=_schedule(_table(data, "schedule", where), where, base),
             alerts=_alerts(_table(data, "alerts", where), where),
-            serve=_serve(_table(data, "serve", where), where),
+            serve=_serve(_table(data, "serve", where), where, base),
         )
 
     def source(self, name: str) -> SourceConfig:
@@ -387,21 +406,36 @@ def _alerts(table: Mapping[str, Any], where: str) -> AlertsConfig:
     for f in attrs.fields(AlertsConfig):
         if f.name not in table:
             continue
+        if f.name.endswith("_env"):
+            values[f.name] = env_name(table[f.name], where, f"alerts.{f.name}")
+            continue
         kind = {int: int, bool: bool, str: str}.get(type(f.default), list)
         value = _typed(table[f.name], kind, where, f"alerts.{f.name}")
         values[f.name] = tuple(value) if kind is list else value
     return AlertsConfig(**values)
 
 
-def _serve(table: Mapping[str, Any], where: str) -> ServeConfig:
+def _path(value: Any, base: Path, where: str, key: str) -> Path | None:
+    if value is None:
+        return None
+    path = Path(_typed(value, str, where, key))
+    return path if path.is_absolute() else base / path
+
+
+def _serve(table: Mapping[str, Any], where: str, base: Path) -> ServeConfig:
     _only(table, {f.name for f in attrs.fields(ServeConfig)}, where, "serve")
     default = ServeConfig()
     return ServeConfig(
         host=_typed(table.get("host", default.host), str, where, "serve.host"),
         port=_typed(table.get("port", default.port), int, where, "serve.port"),
-        password_env=_typed(table.get("password_env", default.password_env), str, where,
-                            "serve.password_env"),
+        password_env=env_name(table.get("password_env", default.password_env), where,
+                              "serve.password_env"),
         in_daemon=_typed(table.get("in_daemon", default.in_daemon), bool, where, "serve.in_daemon"),
+        allowed_hosts=tuple(_typed(h, str, where, "serve.allowed_hosts")
+                            for h in _typed(table.get("allowed_hosts", []), list, where,
+                                            "serve.allowed_hosts")),
+        tls_cert=_path(table.get("tls_cert"), base, where, "serve.tls_cert"),
+        tls_key=_path(table.get("tls_key"), base, where, "serve.tls_key"),
     )
 
 

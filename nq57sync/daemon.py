@@ -314,7 +314,8 @@ class Daemon:
             if self.ws.reconcilable(period) is None:
                 continue
             try:
-                result = self.ws.reconcile(period)
+                # A report reads: the reconcile job records runs, this one only writes files.
+                result = self.ws.reconcile(period, record=False)
                 for fmt in self.schedule.report_formats:
                     written.append(self.ws.report(
                         result, self.schedule.report_dir / f"bao-cao-{period.label}.{fmt}"))

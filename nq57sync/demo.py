@@ -16,6 +16,7 @@ from pathlib import Path
 import attrs
 
 from nq57sync.config import Config
+from nq57sync.files import write_text
 from nq57sync.period import Period
 from nq57sync.reconcile import ReconcileResult
 from nq57sync.simulators import Simulation
@@ -56,8 +57,8 @@ def run_demo(output: Path, say: Callable[[str], None] = print, *,
                 for fmt in ("docx", "xlsx", "html", "md"):
                     files[fmt] = ws.report(result, output / f"bao-cao-{sim.period.label}.{fmt}")
                 files["json"] = output / f"doi-chieu-{sim.period.label}.json"
-                files["json"].write_text(json.dumps(result.as_json(), ensure_ascii=False, indent=2),
-                                         encoding="utf-8")
+                write_text(files["json"], json.dumps(result.as_json(), ensure_ascii=False,
+                                                     indent=2))
                 if keep is not None:
                     keep(sim, ws)
         finally:

@@ -17,6 +17,7 @@ import attrs
 
 from nq57sync.codes import Channel, Status
 from nq57sync.period import Period
+from nq57sync.text import printable, printable_or_none
 
 #: Vietnam has one offset all year (Asia/Ho_Chi_Minh, no DST).
 VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
@@ -59,8 +60,8 @@ def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
 class Agency:
     """A handling agency; `code` is its electronic identifier (`MaDinhDanh`)."""
 
-    code: str
-    name: str = ""
+    code: str = attrs.field(converter=printable)
+    name: str = attrs.field(default="", converter=printable)
     source_id: str | None = None
 
 
@@ -68,9 +69,9 @@ class Agency:
 class Procedure:
     """An administrative procedure (TTHC), by its national `MaTTHC`."""
 
-    code: str
-    name: str = ""
-    field_code: str = ""
+    code: str = attrs.field(converter=printable)
+    name: str = attrs.field(default="", converter=printable)
+    field_code: str = attrs.field(default="", converter=printable)
 
 
 @attrs.frozen
@@ -82,7 +83,7 @@ class Dossier:
     (`MaHoSoKhac`, iGate local `code`). `raw` keeps the source's record.
     """
 
-    code: str
+    code: str = attrs.field(converter=printable)
     agency: Agency
     procedure: Procedure
     channel: Channel = attrs.field(converter=Channel)
@@ -94,9 +95,9 @@ class Dossier:
     rejected_at: dt.datetime | None = attrs.field(default=None, converter=to_local)
     updated_at: dt.datetime | None = attrs.field(default=None, converter=to_local)
     synced_at: dt.datetime | None = attrs.field(default=None, converter=to_local)
-    alt_code: str | None = None
-    status_raw: str = ""
-    channel_raw: str = ""
+    alt_code: str | None = attrs.field(default=None, converter=printable_or_none)
+    status_raw: str = attrs.field(default="", converter=printable)
+    channel_raw: str = attrs.field(default="", converter=printable)
     raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False)
 
     def content_hash(self) -> str:

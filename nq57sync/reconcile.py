@@ -577,9 +577,51 @@ class Reconciler:
         """
         return {"figures": result.figures, **result.figures_json()}
 
+    def _lifecycle(self, conn: Any, result: ReconcileResult, now: str
+                   ) -> tuple[dict[str, tuple[str, str]], list[Any]]:
+        """Each discrepancy's state (new or still open since when), and the open ones gone.
+
+        Reads only: `_record` writes what it returns, `preview` shows it.
+        """
+        rc = self.config.reconcile
+        period = result.period
+        current = [d.id for d in result.discrepancies]
+        known = {row[0]: row for row in conn.execute(
+            "SELECT id, state, first_seen FROM discrepancies WHERE id IN"
+            " (SELECT value FROM json_each(?))", (json.dumps(current),))}
+        states = {i: ("open", known[i][2]) if i in known and known[i][1] == "open"
+                  else ("new", now) for i in current}
+        left_scope = result.left_cover.scope if result.left_cover else result.left.scope
+        scope = "" if left_scope == "*" else (
+            " AND agency_code IN (SELECT value FROM json_each(:scope))")
+        gone = conn.execute(
+            "SELECT id, kind, base_kind, dossier_code, agency_code, procedure_code, field,"
+            " left_value, right_value, day, first_seen FROM discrepancies"
+            " WHERE left_source = :l AND right_source = :r AND state = 'open'"
+            " AND day >= :start AND day <= :end" + scope +
+            " AND id NOT IN (SELECT value FROM json_each(:ids))",
+            {"l": rc.left, "r": rc.right, "start": period.start.isoformat(),
+             "end": period.end.isoformat(), "scope": left_scope,
+             "ids": json.dumps(current)}).fetchall()
+        return states, gone
+
+    def _with_states(self, result: ReconcileResult, run_id: int,
+                     states: Mapping[str, tuple[str, str]], gone: list[Any]) -> ReconcileResult:
+        resolved = tuple(
+            Discrepancy(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], "resolved",
+                        r[10], "Đã khắc phục: hai hệ thống đã khớp.") for r in gone)
+        found = tuple(d.with_state(*states[d.id]) for d in result.discrepancies)
+        return attrs.evolve(result, run_id=run_id, discrepancies=found, resolved=resolved)
+
+    def preview(self, result: ReconcileResult) -> ReconcileResult:
+        """The result with the states a recorded run would give, writing nothing."""
+        with self.store._errors("đọc"):
+            states, gone = self._lifecycle(self.store.conn, result, iso(now_local()) or "")
+        return self._with_states(result, 0, states, gone)
+
     def _record(self, result: ReconcileResult) -> ReconcileResult:
         rc = self.config.reconcile
-        now = iso(now_local())
+        now = iso(now_local()) or ""
         period = result.period
         current = {d.id: d for d in result.discrepancies}
         # The run's id is this transaction's own, so per-row key checks would only cost.
@@ -592,11 +634,7 @@ class Reconciler:
                  period.end.isoformat(), period.convention, now, len(current),
                  json.dumps(result.summary_json(), ensure_ascii=False),
                  json.dumps(self._details(result), ensure_ascii=False))).lastrowid
-            known = {row[0]: row for row in conn.execute(
-                "SELECT id, state, first_seen FROM discrepancies WHERE id IN"
-                " (SELECT value FROM json_each(?))", (json.dumps(list(current)),))}
-            states = {d.id: ("open", known[d.id][2]) if d.id in known and known[d.id][1] == "open"
-                      else ("new", now) for d in current.values()}
+            states, gone = self._lifecycle(conn, result, now)
             conn.executemany(
                 "UPDATE discrepancies SET kind = ?, left_value = ?, right_value = ?,"
                 " agency_code = ?, procedure_code = ?, last_seen = ?, last_run = ? WHERE id = ?",
@@ -608,27 +646,10 @@ class Reconciler:
                 [(d.id, rc.left, rc.right, d.kind, d.base_kind, d.dossier_code, d.agency_code,
                   d.procedure_code, d.field, d.left, d.right, d.day, now, now, run_id, run_id)
                  for d in current.values() if states[d.id][0] == "new"])
-            left_scope = result.left_cover.scope if result.left_cover else result.left.scope
-            scope = "" if left_scope == "*" else (
-                " AND agency_code IN (SELECT value FROM json_each(:scope))")
-            gone = conn.execute(
-                "SELECT id, kind, base_kind, dossier_code, agency_code, procedure_code, field,"
-                " left_value, right_value, day, first_seen FROM discrepancies"
-                " WHERE left_source = :l AND right_source = :r AND state = 'open'"
-                " AND day >= :start AND day <= :end" + scope +
-                " AND id NOT IN (SELECT value FROM json_each(:ids))",
-                {"l": rc.left, "r": rc.right, "start": period.start.isoformat(),
-                 "end": period.end.isoformat(), "scope": left_scope,
-                 "ids": json.dumps(list(current))}).fetchall()
             conn.executemany(
                 "UPDATE discrepancies SET state = 'resolved', resolved_at = ?, last_run = ?"
                 " WHERE id = ?", [(now, run_id, row[0]) for row in gone])
-        resolved = tuple(
-            Discrepancy(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], "resolved",
-                        r[10], "Đã khắc phục: hai hệ thống đã khớp.") for r in gone)
-        found = tuple(d.with_state(*states[d.id]) for d in result.discrepancies)
-        return attrs.evolve(result, run_id=int(run_id or 0), discrepancies=found,
-                            resolved=resolved)
+        return self._with_states(result, int(run_id or 0), states, gone)
 
 
 @attrs.frozen

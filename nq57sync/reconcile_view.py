@@ -11,6 +11,7 @@ from rich.table import Table
 from nq57sync import vi
 from nq57sync.reconcile import FIELD_NAMES_VI, KIND_VI, STATE_VI, ReconcileResult
 from nq57sync.rules import METRIC_NAMES_VI
+from nq57sync.text import csv_safe
 
 SHOWN = 60
 
@@ -20,7 +21,7 @@ def render_csv(result: ReconcileResult, columns: tuple[str, ...]) -> str:
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in result.as_json()["discrepancies"]:
-        writer.writerow({k: "" if row[k] is None else row[k] for k in columns})
+        writer.writerow({k: "" if row[k] is None else csv_safe(row[k]) for k in columns})
     return out.getvalue()
 
 

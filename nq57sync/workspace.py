@@ -145,12 +145,16 @@ class Workspace:
         return writer.result
 
     def reconcile(self, period: Period, *, record: bool = True) -> ReconcileResult:
-        """Compare the newest complete snapshots of `left` and `right` for the period.
+        """Compare the snapshots of `left` and `right` that cover the period.
 
         Only the store is read: a reader without the sources' settings (the
-        dashboard of a demo) can reconcile what was synced.
+        dashboard of a demo) can reconcile what was synced. With `record=False`
+        nothing is written (a report download, a preview): each discrepancy
+        carries the state the store knows for it.
         """
-        return Reconciler(self.store, self.config, self.pm).run(period, record=record)
+        reconciler = Reconciler(self.store, self.config, self.pm)
+        result = reconciler.run(period, record=record)
+        return result if record else reconciler.preview(result)
 
     def reconcilable(self, period: Period) -> dict[str, Coverage] | None:
         """Both sides' snapshots that cover the period, or None while one side lacks days."""

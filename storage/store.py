@@ -80,9 +80,20 @@ def dossier_row(dossier: Dossier, content_hash: str) -> tuple[Any, ...]:
         dossier.procedure.code, dossier.procedure.name, dossier.procedure.field_code,
         int(dossier.channel), int(dossier.status), dossier.channel_raw, dossier.status_raw,
         *(iso(getattr(dossier, c)) for c in _DATE_COLUMNS),
-        json.dumps(dossier.raw, ensure_ascii=False, sort_keys=True, default=str),
+        _raw_json(dossier.raw),
         content_hash,
     )
+
+
+def _raw_json(raw: Any) -> str:
+    """The source's record as JSON; escaped to ASCII only when it holds a lone surrogate
+    (SQLite stores UTF-8 text), so it reads back exactly as it came."""
+    text = json.dumps(raw, ensure_ascii=False, sort_keys=True, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(raw, ensure_ascii=True, sort_keys=True, default=str)
+    return text
 
 
 def dossier_from_row(row: sqlite3.Row | dict[str, Any]) -> Dossier:

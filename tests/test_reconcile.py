@@ -169,7 +169,9 @@ def test_reconcile_command_formats_and_exit_code(tmp_path, monkeypatch):
         csv_out = run("reconcile", "--period", sim.period.label, "--format", "csv", "--output",
                       "sai-lech.csv", "--exit-code")
         assert csv_out.returncode == 1
-        rows = (tmp_path / "sai-lech.csv").read_text(encoding="utf-8").splitlines()
+        raw = (tmp_path / "sai-lech.csv").read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf")  # Excel reads the Vietnamese as UTF-8
+        rows = raw.decode("utf-8-sig").splitlines()
         assert rows[0].startswith("id,kind,dossier_code") and len(rows) == len(data["discrepancies"]) + 1
         missing = run("reconcile", "--period", "2024-01")
         assert missing.returncode == 2 and "Chưa có ảnh chụp hoàn tất" in missing.stderr

@@ -5,12 +5,15 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 from nq57sync.errors import UsageError
+from nq57sync.files import atomic_path
 from nq57sync.reports import charts
 from nq57sync.reports.content import Cell, Percent, ReportContent, Table, fmt, table_rows
+from nq57sync.text import printable
 
 FORMATS = ("docx", "xlsx", "html", "md")
 
@@ -32,8 +35,8 @@ def write(content: ReportContent, path: Path, fmt_name: str | None = None) -> Pa
         raise UsageError(f"Không hỗ trợ định dạng báo cáo “{kind}”; chọn một trong: "
                          f"{', '.join(FORMATS)}.")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        writer[kind](content, path)
+        with atomic_path(path) as temporary:
+            writer[kind](content, temporary)
     except OSError as exc:
         raise UsageError(f"Không ghi được báo cáo {path}: {exc.strerror or exc}.") from None
     return path
@@ -71,15 +74,15 @@ def write_xlsx(content: ReportContent, path: Path) -> None:
     summary.title = "Tóm tắt"
     for line in (content.parent_body, content.unit_name, content.place_and_date, "",
                  content.title, content.subtitle, content.period_line):
-        summary.append([line])
+        summary.append([_xlsx_value(line)])
     summary["E1"] = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
     summary["E2"] = "Độc lập - Tự do - Hạnh phúc"
     for section in content.sections:
         summary.append([])
-        summary.append([section.title])
+        summary.append([_xlsx_value(section.title)])
         summary.cell(summary.max_row, 1).font = Font(bold=True)
         for paragraph in section.paragraphs:
-            summary.append([paragraph])
+            summary.append([_xlsx_value(paragraph)])
             summary.cell(summary.max_row, 1).alignment = Alignment(wrap_text=True, vertical="top")
     summary.column_dimensions["A"].width = 150
     used = {summary.title}
@@ -87,7 +90,7 @@ def write_xlsx(content: ReportContent, path: Path) -> None:
     for section in content.sections:
         for table in section.tables:
             sheet = book.create_sheet(_sheet_name(table.title, used))
-            sheet.append(list(table.header))
+            sheet.append([_xlsx_value(h) for h in table.header])
             for cell in sheet[1]:
                 cell.font, cell.fill = Font(bold=True), header_fill
                 cell.alignment = Alignment(wrap_text=True, vertical="center")
@@ -116,9 +119,9 @@ def write_xlsx(content: ReportContent, path: Path) -> None:
         charts_sheet.cell(start, 1, chart.title).font = Font(bold=True)
         charts_sheet.cell(start + 1, 1, "")
         for j, (name, _) in enumerate(chart.series, 2):
-            charts_sheet.cell(start + 1, j, name)
+            charts_sheet.cell(start + 1, j, _xlsx_value(name))
         for i, category in enumerate(chart.categories):
-            charts_sheet.cell(start + 2 + i, 1, category)
+            charts_sheet.cell(start + 2 + i, 1, _xlsx_value(category))
             for j, (_, values) in enumerate(chart.series, 2):
                 charts_sheet.cell(start + 2 + i, j, values[i])
         drawing = LineChart() if chart.kind == "line" else BarChart()
@@ -131,12 +134,26 @@ def write_xlsx(content: ReportContent, path: Path) -> None:
         charts_sheet.add_chart(drawing, f"{get_column_letter(len(chart.series) + 3)}{start}")
         for _ in range(16 - len(chart.categories)):
             charts_sheet.append([])
+    _no_formulas(book)
     book.save(path)
+
+
+def _no_formulas(book: Any) -> None:
+    """Every text cell is text: openpyxl turns a string starting with "=" into a live
+    formula (a source's `=HYPERLINK(…)` would run in the official's Excel)."""
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
+                    cell.quotePrefix = True
 
 
 def _xlsx_value(cell: Cell) -> object:
     if isinstance(cell, Percent):
         return cell.value
+    if isinstance(cell, str):
+        return printable(cell)
     return cell
 
 
@@ -168,7 +185,7 @@ def write_docx(content: ReportContent, path: Path) -> None:
         p.alignment = align
         if indent:
             p.paragraph_format.first_line_indent = Mm(10)
-        run = p.add_run(text)
+        run = p.add_run(printable(text))
         run.bold, run.italic, run.font.size = bold, italic, Pt(size)
         run.font.name = "Times New Roman"
         return p
@@ -222,13 +239,13 @@ def _docx_table(document, table: Table, para, Pt) -> None:  # type: ignore[no-un
     for i, title in enumerate(table.header):
         cell = grid.rows[0].cells[i]
         cell.text = ""
-        run = cell.paragraphs[0].add_run(title)
+        run = cell.paragraphs[0].add_run(printable(title))
         run.bold, run.font.size = True, Pt(size)
     for r, row in enumerate(rows, 1):
         cells = grid.rows[r].cells
         for i, value in enumerate(row):
             paragraph = cells[i].paragraphs[0]
-            run = paragraph.add_run(fmt(value))
+            run = paragraph.add_run(printable(fmt(value)))
             run.font.size = Pt(size)
             if isinstance(value, (int, float, Percent)):
                 paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT

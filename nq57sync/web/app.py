@@ -1,25 +1,42 @@
 """The dashboard: a Starlette app that reads the store and renders Jinja2 pages.
 
-It writes nothing of its own: reports are produced through `Workspace`, the
-same path as `nq57sync report`. Off loopback every request needs the password
-from the environment; without it the answer is 401 and nothing else.
+It writes nothing: reports are computed through `Workspace` without recording a
+run, the same content as `nq57sync report`. What it protects against:
+
+- script injection: every template value is escaped (Jinja autoescape on for
+  every template, whatever its name), and a Content-Security-Policy lets run
+  only the page's own script, by a per-response nonce;
+- framing and sniffing: `X-Frame-Options: DENY`, `frame-ancestors 'none'`,
+  `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`;
+- DNS rebinding: a request whose `Host` is not loopback, the configured host or
+  one of `[serve] allowed_hosts` gets 400;
+- off loopback (any address but 127.0.0.0/8, ::1, localhost; "" and 0.0.0.0
+  included) every request needs the password from the environment (401), and
+  repeated failures from one client are slowed down and logged, without the
+  guess. Without TLS (`[serve] tls_cert`, `tls_key`) the password crosses the
+  network in clear.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import datetime as dt
 import functools
 import ipaddress
+import logging
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
@@ -45,24 +62,73 @@ COMPARED = ("status", "channel", "procedure_code", "agency_code", "received_at",
             "finished_at", "returned_at")
 
 
+log = logging.getLogger("nq57sync.web")
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
 def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
+    """Only true loopback addresses; "" and 0.0.0.0 bind every interface."""
+    if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
 
 
+class HostCheck(BaseHTTPMiddleware):
+    """400 for a `Host` the dashboard is not served as (DNS rebinding)."""
+
+    def __init__(self, app: Any, allowed: tuple[str, ...]) -> None:
+        super().__init__(app)
+        self.allowed = frozenset(h.lower().strip("[]") for h in allowed)
+
+    async def dispatch(self, request: Request,
+                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        header = request.headers.get("host", "").lower()
+        name = header[1:header.find("]")] if header.startswith("[") else header.partition(":")[0]
+        if name not in self.allowed:
+            return PlainTextResponse("Tên máy chủ không hợp lệ.", status_code=400)
+        return await call_next(request)
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    """A nonce for the page's own script, and headers that forbid everything else."""
+
+    async def dispatch(self, request: Request,
+                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        nonce = secrets.token_urlsafe(16)
+        request.state.csp_nonce = nonce
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self' 'unsafe-inline';"
+            " img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self';"
+            " frame-ancestors 'none'")
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+
 class PasswordGate(BaseHTTPMiddleware):
-    """HTTP Basic with the password from the environment; any user name."""
+    """HTTP Basic with the password from the environment; any user name.
+
+    After `FREE_FAILURES` failures a client waits before each answer, doubling
+    up to `MAX_DELAY` seconds; every failure is logged with the client's
+    address, never the guess.
+    """
+
+    FREE_FAILURES = 3
+    MAX_DELAY = 8.0
 
     def __init__(self, app: Any, password: str) -> None:
         super().__init__(app)
         self.password = password.encode()
+        self.failures: dict[str, int] = {}
 
     async def dispatch(self, request: Request,
                        call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        client = request.client.host if request.client else "?"
         header = request.headers.get("authorization", "")
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "basic":
@@ -71,7 +137,14 @@ class PasswordGate(BaseHTTPMiddleware):
             except (binascii.Error, ValueError):
                 given = b""
             if secrets.compare_digest(given, self.password):
+                self.failures.pop(client, None)
                 return await call_next(request)
+            count = self.failures[client] = self.failures.get(client, 0) + 1
+            if len(self.failures) > 10_000:  # bounded memory under a spray of addresses
+                self.failures.clear()
+            log.warning("Bảng theo dõi: sai mật khẩu từ %s (lần %d liên tiếp).", client, count)
+            if count > self.FREE_FAILURES:
+                await asyncio.sleep(min(self.MAX_DELAY, 0.25 * 2 ** (count - self.FREE_FAILURES)))
         return PlainTextResponse("Cần đăng nhập để xem bảng theo dõi.", status_code=401,
                                  headers={"WWW-Authenticate": 'Basic realm="nq57sync"'})
 
@@ -93,7 +166,9 @@ def _value(field: str, row: dict[str, Any] | None) -> str:
 
 def create_app(config: Config, *, host: str = "127.0.0.1") -> Starlette:
     """The dashboard for one configuration; `host` is where it will listen."""
-    middleware = []
+    middleware = [Middleware(HostCheck, allowed=(*LOOPBACK_NAMES, host,
+                                                 *config.serve.allowed_hosts)),
+                  Middleware(SecurityHeaders)]
     if not is_loopback(host):
         password = os.environ.get(config.serve.password_env, "")
         if not password:
@@ -103,8 +178,10 @@ def create_app(config: Config, *, host: str = "127.0.0.1") -> Starlette:
         middleware.append(Middleware(PasswordGate, password=password))
     pm = make_plugin_manager()
     charts.warm_up()  # import the plotting library now, not on the first page load
-    templates = Jinja2Templates(directory=str(TEMPLATES))
-    env = templates.env
+    # Autoescape for every template: Starlette's default turns it on only for names
+    # ending in .html, and these end in .html.j2.
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True)
+    templates = Jinja2Templates(env=env)
     env.globals.update(vi=vi, KIND_VI=KIND_VI, STATE_VI=STATE_VI, FIELD_NAMES_VI=FIELD_NAMES_VI,
                        METRIC_NAMES_VI=METRIC_NAMES_VI, KINDS=KINDS, INDEX_GROUPS_VI=INDEX_GROUPS_VI,
                        fmt_dt=lambda t: vi.datetime(dt.datetime.fromisoformat(t)) if t else "—",
@@ -189,10 +266,13 @@ def create_app(config: Config, *, host: str = "127.0.0.1") -> Starlette:
     def discrepancies(request: Request, ws: Workspace) -> Response:
         ctx = common(request, ws)
         q = request.query_params
+        page_text = q.get("trang", "1").strip() or "1"
+        if not page_text.isdigit() or len(page_text) > 9:
+            return failure(request, f"Số trang “{page_text[:20]}” không hợp lệ.", 400)
         filters = queries.Filters(agency=q.get("don_vi", ""), kind=q.get("loai", ""),
                                   procedure=q.get("thu_tuc", "").strip(),
                                   state=q.get("tinh_trang", "open"),
-                                  page=max(1, int(q.get("trang", "1") or 1)))
+                                  page=max(1, int(page_text)))
         rows, total, by_kind, by_agency = [], 0, [], []
         if ctx["run"]:
             rows, total = queries.discrepancy_page(ws.store, ctx["run"], filters)
@@ -248,10 +328,16 @@ def create_app(config: Config, *, host: str = "127.0.0.1") -> Starlette:
         period, _ = choose_period(request, ws)
         if period is None or fmt not in ("docx", "xlsx", "html", "md"):
             return failure(request, "Chưa có kỳ nào được đối chiếu.", 404)
-        result = ws.reconcile(period)
-        folder = Path(tempfile.mkdtemp(prefix="nq57sync-"))
-        path = ws.report(result, folder / f"bao-cao-{period.start}-{period.end}.{fmt}")
-        return FileResponse(path, filename=path.name)
+        # Reading never writes: an unrecorded computation, states as the store knows them.
+        result = ws.reconcile(period, record=False)
+        folder = Path(tempfile.mkdtemp(prefix="nq57sync-report-"))
+        try:
+            path = ws.report(result, folder / f"bao-cao-{period.start}-{period.end}.{fmt}")
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return FileResponse(path, filename=path.name,
+                            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
 
     @page
     def stamp(request: Request, ws: Workspace) -> Response:
@@ -287,7 +373,12 @@ def serve(config: Config, host: str, port: int) -> None:
     import uvicorn
 
     app = create_app(config, host=host)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    tls = config.serve
+    if (tls.tls_cert is None) != (tls.tls_key is None):
+        raise ConfigError("Cần khai báo cả serve.tls_cert và serve.tls_key để bật HTTPS.")
+    uvicorn.run(app, host=host, port=port, log_level="warning",
+                ssl_certfile=str(tls.tls_cert) if tls.tls_cert else None,
+                ssl_keyfile=str(tls.tls_key) if tls.tls_key else None)
 
 
 __all__ = ["create_app", "is_loopback", "serve"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import nq57sync
-from nq57sync.config import SourceConfig
+from nq57sync.config import SourceConfig, env_name
 from nq57sync.errors import ConfigError
 from nq57sync.exports import EXPORT_COLUMNS as PORTAL_COLUMNS
 from nq57sync.exports import read_table, rows_to_dossiers
@@ -57,7 +57,9 @@ def nq57sync_validate_source(source: SourceConfig) -> Mapping[str, Any] | None:
     # Names of the environment variables only: values are read when a sync starts.
     needed = ("username_env", "password_env") if grant == "password" else ("client_secret_env",)
     for key in needed:
-        source.option(key, str)
+        if key not in source.options:
+            raise source.config_error(key, "bị thiếu")
+        env_name(source.options[key], f"Nguồn “{source.name}”", key)
     statistics_from = source.option("statistics_from", str, "api")
     public_url = _url(source, "public_url", "")
     if statistics_from not in ("api", "public"):
