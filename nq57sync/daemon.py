@@ -31,7 +31,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from nq57sync import alerts, vi
 from nq57sync.errors import Cancelled, Nq57Error, UsageError
+from nq57sync.files import sweep_scratch
 from nq57sync.http import RequestBudget
+from nq57sync.listen import listen, port_error
 from nq57sync.model import VN_TZ
 from nq57sync.period import Period
 from nq57sync.reconcile import KIND_VI
@@ -142,13 +144,24 @@ class Daemon:
     # -- lifecycle ------------------------------------------------------------
 
     def start(self) -> None:
+        """Lock the store, schedule the jobs, open the status port and the dashboard.
+
+        A failure after the scheduler started (a port in use, a dashboard refused)
+        stops it — waiting for a catch-up job already running — before the error
+        leaves: the store must never close under a running job.
+        """
         self.lock.acquire()
-        with self._store_lock:
-            self._start_locked()
+        try:
+            with self._store_lock:
+                self._start_locked()
+        except BaseException:
+            self.stop()
+            raise
 
     def _start_locked(self) -> None:
         store = self.ws.store
         recovered = store.recover_interrupted()
+        sweep_scratch()  # scratch folders of reconciliations killed while the daemon was down
         if recovered:
             self.say(f"Đã đánh dấu {len(recovered)} lượt đồng bộ bị gián đoạn lần trước là thất bại.")
         jitter = self.schedule.jitter_seconds
@@ -186,8 +199,9 @@ class Daemon:
     def stop(self) -> None:
         """Finish or abandon what runs (no partial snapshot), then stop."""
         self.stopping.set()
-        with contextlib.suppress(Exception):
-            self.scheduler.shutdown(wait=True)
+        if self.scheduler.running:
+            with contextlib.suppress(Exception):
+                self.scheduler.shutdown(wait=True)
         if self._health is not None:
             self._health.shutdown()
             self._health.server_close()
@@ -202,7 +216,7 @@ class Daemon:
 
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
-        self.start()
+        self.start()  # stops what it started if it fails
         try:
             while not self.stopping.wait(1.0):
                 with contextlib.suppress(Nq57Error):
@@ -256,7 +270,8 @@ class Daemon:
             for period in self.periods():
                 self.ws.sync(period, name, cancel=self.stopping)
         except Cancelled as exc:
-            store.record_job(job_id, "skipped", str(exc))
+            # Stopping is not the source's fault: its failure count stays as it was.
+            store.record_job(job_id, "cancelled", str(exc))
             return
         except Exception as exc:
             message = str(exc) if isinstance(exc, Nq57Error) else exc.__class__.__name__
@@ -366,10 +381,11 @@ class Daemon:
         from nq57sync.web.app import create_app
 
         serve = self.ws.config.serve
-        server = uvicorn.Server(uvicorn.Config(create_app(self.ws.config, host=serve.host),
-                                               host=serve.host, port=serve.port,
-                                               log_level="warning"))
-        threading.Thread(target=server.run, daemon=True, name="dashboard").start()
+        app = create_app(self.ws.config, host=serve.host)
+        listening = listen(serve.host, serve.port, "bảng theo dõi ([serve] port)")
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True,
+                         name="dashboard").start()
         self._dashboard = server
         self.say(f"Bảng theo dõi: http://{serve.host}:{serve.port}/")
 
@@ -395,7 +411,10 @@ class Daemon:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._health = ThreadingHTTPServer(("127.0.0.1", port), Health)
+        try:
+            self._health = ThreadingHTTPServer(("127.0.0.1", port), Health)
+        except OSError as exc:
+            raise port_error(port, "trạng thái ([schedule] status_port)", exc) from None
         threading.Thread(target=self._health.serve_forever, daemon=True).start()
 
 

@@ -10,6 +10,7 @@ import attrs
 from nq57sync import vi
 from nq57sync.config import Config
 from nq57sync.errors import Nq57Error
+from nq57sync.files import sweep_scratch
 from nq57sync.period import Period
 from nq57sync.workspace import Workspace
 from nq57sync_storage.schema import LATEST
@@ -65,6 +66,11 @@ def run_checks(config_path: Path) -> DoctorReport:
                 detail += f"; {len(running)} lượt đang chạy ở tiến trình khác"
             checks.append(Check("interrupted", "Lượt đồng bộ dở dang", True, detail))
             checks.append(Check("data", "Dữ liệu đã có", True, _holdings(ws)))
+            removed = sweep_scratch()
+            checks.append(Check(
+                "scratch", "Tệp tạm của lượt đối chiếu bị ngắt", True,
+                f"đã xoá {len(removed)} thư mục tạm còn sót ({', '.join(p.name for p in removed[:3])})"
+                if removed else "không có"))
     except Nq57Error as exc:
         checks.append(Check("store", "Kho dữ liệu", False, str(exc)))
     return DoctorReport(tuple(checks))

@@ -12,17 +12,17 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import io
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
+import attrs
 import lxml.etree
-import lxml.html
 
 from nq57sync.codes import channel_from_name, status_from_name
 from nq57sync.errors import DataError
 from nq57sync.model import VN_TZ, Agency, Dossier, Procedure
+from nq57sync.wire import plausible
 
 #: Canonical name → column header. Modeled: override in the configuration.
 EXPORT_COLUMNS = {
@@ -36,26 +36,41 @@ _REQUIRED = ("code", "agency_code", "channel", "status", "received_at")
 NATIONAL_CODE = "national_code"
 
 
-def _when(value: object, where: str) -> dt.datetime | None:
+def _when(value: object, where: str, *, past: bool = True) -> dt.datetime | None:
+    """A date cell; with `past`, one that cannot lie ahead (received, finished, returned)."""
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=VN_TZ) if value.tzinfo is None else value
-    text = str(value).strip()
-    for pattern in ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y"):
-        try:
-            return dt.datetime.strptime(text, pattern).replace(tzinfo=VN_TZ)
-        except ValueError:
-            continue
-    raise DataError(f"{where}: “{text[:30]}” không đúng dạng dd/mm/yyyy HH:MM.")
+        found = value.replace(tzinfo=VN_TZ) if value.tzinfo is None else value
+    else:
+        text = str(value).strip()
+        for pattern in ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y"):
+            try:
+                found = dt.datetime.strptime(text, pattern).replace(tzinfo=VN_TZ)
+                break
+            except ValueError:
+                continue
+        else:
+            raise DataError(f"{where}: “{text[:30]}” không đúng dạng dd/mm/yyyy HH:MM.")
+    latest = dt.datetime.now(VN_TZ) + dt.timedelta(days=1)
+    if past and not dt.datetime(2015, 1, 1, tzinfo=VN_TZ) <= found <= latest:
+        raise DataError(f"{where}: ngày {found:%d/%m/%Y} nằm ngoài khoảng hợp lý (từ 01/01/2015 "
+                        f"đến {latest:%d/%m/%Y}); hãy sửa tệp rồi nhập lại.")
+    return plausible(found, where)
 
 
 def _cell(value: object) -> str:
     return "" if value is None else " ".join(str(value).split())
 
 
-def rows_to_dossiers(header: list[str], rows: list[list[object]], file_name: str,
+def rows_to_dossiers(header: list[str], rows: Iterable[list[object]], file_name: str,
                      columns: Mapping[str, str] = EXPORT_COLUMNS) -> list[Dossier]:
+    return list(iter_dossiers(header, rows, file_name, columns))
+
+
+def iter_dossiers(header: list[object], rows: Iterable[list[object]], file_name: str,
+                  columns: Mapping[str, str] = EXPORT_COLUMNS) -> Iterator[Dossier]:
+    """Each data row as a dossier, in file order; the first bad row is a `DataError`."""
     cols = {**EXPORT_COLUMNS, **columns}
     position = {_cell(h).casefold(): i for i, h in enumerate(header)}
     index = {}
@@ -64,7 +79,6 @@ def rows_to_dossiers(header: list[str], rows: list[list[object]], file_name: str
             index[key] = position[title.casefold()]
         elif key in _REQUIRED:
             raise DataError(f"Tệp {file_name} thiếu cột “{title}”.")
-    out = []
     for n, row in enumerate(rows, 2):
         if not any(_cell(v) for v in row):
             continue
@@ -80,7 +94,7 @@ def rows_to_dossiers(header: list[str], rows: list[list[object]], file_name: str
         national = _cell(get(NATIONAL_CODE))
         try:
             channel_raw, status_raw = _cell(get("channel")), _cell(get("status"))
-            out.append(Dossier(
+            yield Dossier(
                 code=national or code,
                 alt_code=code if national and national != code else None,
                 agency=Agency(_cell(get("agency_code")), _cell(get("agency_name"))),
@@ -88,96 +102,154 @@ def rows_to_dossiers(header: list[str], rows: list[list[object]], file_name: str
                 channel=channel_from_name(channel_raw), status=status_from_name(status_raw),
                 channel_raw=channel_raw, status_raw=status_raw,
                 received_at=_when(get("received_at"), where),
-                due_at=_when(get("due_at"), where),
+                due_at=_when(get("due_at"), where, past=False),
                 finished_at=_when(get("finished_at"), where),
                 returned_at=_when(get("returned_at"), where),
                 raw={title: _cell(get(key)) for key, title in cols.items() if key in index},
-            ))
+            )
         except DataError as exc:
             message = str(exc)
             raise DataError(message if message.startswith("Tệp") else f"{where}: {message}") from None
-    return out
+
+
+@attrs.frozen
+class ExportedList:
+    """An exported dossier list, read row by row each time it is iterated.
+
+    Memory stays bounded whatever the file's size (a 231 MB CSV once took 2.75 GB
+    read whole): the importer reads it twice, once to learn its dates and once to
+    store it, and never holds more than a page.
+    """
+
+    path: Path
+    columns: Mapping[str, str] = attrs.field(factory=lambda: dict(EXPORT_COLUMNS))
+
+    def __iter__(self) -> Iterator[Dossier]:
+        rows = iter_table(self.path)
+        header = next(rows, None)
+        if header is None:
+            raise DataError(f"Tệp {self.path.name} rỗng.")
+        yield from iter_dossiers(header, rows, self.path.name, self.columns)
+
+
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_CHUNK = 1 << 20
 
 
 def read_table(path: Path) -> tuple[list[str], list[list[object]]]:
-    """Header and rows of an exported list, whatever its real format."""
-    data = path.read_bytes()
+    """Header and rows of an exported list, whatever its real format (read whole)."""
+    rows = iter_table(path)
+    header = next(rows, None)
+    if header is None:
+        raise DataError(f"Tệp {path.name} rỗng.")
+    return [_cell(h) for h in header], list(rows)
+
+
+def iter_table(path: Path) -> Iterator[list[object]]:
+    """The header, then each row, of an exported list, streamed from the file."""
     name = path.name
-    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+    try:
+        with path.open("rb") as raw:
+            head = raw.read(8)
+    except OSError as exc:
+        raise DataError(f"Không đọc được tệp {name}: {exc.strerror or exc}.") from None
+    if head == _OLE:
         raise DataError(f"Tệp {name} là tệp Excel 97-2003 nhị phân; hãy mở và lưu lại dạng .xlsx.")
-    if data[:2] == b"PK":
-        return _read_xlsx(data, name)
-    text = _decode(data, name)
-    if "<table" in text[:20000].lower():
-        return _read_html(text, name)
-    return _read_csv(text, name)
+    if head[:2] == b"PK":
+        yield from _iter_xlsx(path)
+        return
+    encoding = _encoding(path)
+    with path.open(encoding=encoding, newline="") as text:
+        start = text.read(20000)
+    if "<table" in start.lower():
+        yield from _iter_html(path, encoding)
+    else:
+        yield from _iter_csv(path, encoding, start)
 
 
-def _decode(data: bytes, name: str) -> str:
-    """Text as a careful tool reads it: a byte-order mark, else strict UTF-8, else cp1258.
+def _encoding(path: Path) -> str:
+    """A byte-order mark, else UTF-8 if every byte of the file is, else cp1258.
 
     cp1258 is the Vietnamese Windows code page older Excel versions save CSV in;
     UTF-16 is taken only with its mark (without one, any even-length file
-    "decodes" as UTF-16).
+    "decodes" as UTF-16). The check streams the file in 1 MB chunks.
     """
-    for mark, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                           (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(mark):
-            try:
-                return data.decode(encoding)
-            except UnicodeDecodeError:
-                raise DataError(f"Tệp {name} có dấu {encoding.upper()} nhưng nội dung "
-                                "không đúng mã đó.") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1258")
-    except UnicodeDecodeError:
-        raise DataError(f"Tệp {name} không phải văn bản UTF-8 hay Windows-1258.") from None
+    with path.open("rb") as raw:
+        head = raw.read(4)
+        for mark, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                               (codecs.BOM_UTF16_BE, "utf-16")):
+            if head.startswith(mark):
+                return encoding
+        raw.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            while chunk := raw.read(_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+            return "utf-8"
+        except UnicodeDecodeError:
+            pass
+        raw.seek(0)
+        decoder = codecs.getincrementaldecoder("cp1258")()
+        try:
+            while chunk := raw.read(_CHUNK):
+                decoder.decode(chunk)
+        except UnicodeDecodeError:
+            raise DataError(f"Tệp {path.name} không phải văn bản UTF-8 hay Windows-1258.") from None
+    return "cp1258"
 
 
-def _read_html(text: str, name: str) -> tuple[list[str], list[list[object]]]:
+def _iter_html(path: Path, encoding: str) -> Iterator[list[object]]:
+    """The first table's rows, parsed incrementally (each row dropped once read)."""
+    found = False
     try:
-        document = lxml.html.fromstring(text)
-    except (lxml.etree.ParserError, ValueError):
-        raise DataError(f"Tệp {name} không đọc được như một bảng HTML.") from None
-    tables = document.xpath("//table")
-    if not tables:
-        raise DataError(f"Tệp {name} không có bảng nào.")
-    rows = [[cell.text_content() for cell in tr.xpath("./th|./td")]
-            for tr in tables[0].xpath(".//tr")]
-    rows = [r for r in rows if r]
-    if not rows:
-        raise DataError(f"Tệp {name} có bảng rỗng.")
-    return [str(h) for h in rows[0]], list(rows[1:])
+        with path.open("rb") as raw:
+            for _, element in lxml.etree.iterparse(
+                    raw, events=("end",), tag=("tr", "table"), html=True,
+                    encoding=encoding.replace("-sig", ""), huge_tree=False):
+                if element.tag == "table":
+                    if found:
+                        return
+                    continue
+                cells = ["".join(cell.itertext()) for cell in element
+                         if cell.tag in ("td", "th")]
+                element.clear(keep_tail=True)
+                while element.getprevious() is not None:
+                    del element.getparent()[0]
+                if cells:
+                    found = True
+                    yield cells
+    except (lxml.etree.LxmlError, ValueError):
+        raise DataError(f"Tệp {path.name} không đọc được như một bảng HTML.") from None
+    if not found:
+        raise DataError(f"Tệp {path.name} không có bảng nào có dữ liệu.")
 
 
-def _read_csv(text: str, name: str) -> tuple[list[str], list[list[object]]]:
+def _iter_csv(path: Path, encoding: str, start: str) -> Iterator[list[object]]:
     try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+        dialect = csv.Sniffer().sniff(start[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel  # type: ignore[assignment]
     try:
-        rows = list(csv.reader(io.StringIO(text), dialect))
+        with path.open(encoding=encoding, newline="") as text:
+            yield from csv.reader(text, dialect)
     except csv.Error as exc:
-        raise DataError(f"Tệp {name} không đọc được như CSV: {exc}.") from None
-    if not rows:
-        raise DataError(f"Tệp {name} rỗng.")
-    return rows[0], list(rows[1:])
+        raise DataError(f"Tệp {path.name} không đọc được như CSV: {exc}.") from None
 
 
-def _read_xlsx(data: bytes, name: str) -> tuple[list[str], list[list[object]]]:
+def _iter_xlsx(path: Path) -> Iterator[list[object]]:
     import openpyxl  # only .xlsx imports pay for it
 
+    name = path.name
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            for row in book.worksheets[0].iter_rows(values_only=True):
+                yield list(row)
+        finally:
+            book.close()
+    # A damaged or crafted file fails deep in zipfile, the XML parser or openpyxl's
+    # readers (ParseError is a SyntaxError): any of them is the same data error.
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, SyntaxError,
+            IndexError, AttributeError, EOFError):
         raise DataError(f"Tệp {name} không phải tệp .xlsx hợp lệ.") from None
-    sheet = book.worksheets[0]
-    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-    book.close()
-    if not rows:
-        raise DataError(f"Tệp {name} có trang tính rỗng.")
-    return [_cell(h) for h in rows[0]], rows[1:]

@@ -60,3 +60,38 @@ def write_text(path: Path, text: str) -> Path:
     with atomic_path(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
     return path
+
+
+#: Prefix of a reconciliation's scratch folder in the system's temporary folder.
+SCRATCH_PREFIX = "nq57sync-reconcile-"
+
+
+def scratch_prefix() -> str:
+    """This process's scratch folders carry its PID, so leftovers of killed runs are known."""
+    return f"{SCRATCH_PREFIX}{os.getpid()}-"
+
+
+def stale_scratch() -> list[Path]:
+    """Scratch folders left by reconciliations whose process has died (kill -9, power cut)."""
+    import tempfile
+    import time
+
+    out = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        pid = folder.name[len(SCRATCH_PREFIX):].partition("-")[0]
+        if pid.isdigit():
+            if not _alive(int(pid)):
+                out.append(folder)
+        elif time.time() - folder.stat().st_mtime > 86400:  # an older version's, unnamed
+            out.append(folder)
+    return out
+
+
+def sweep_scratch() -> list[Path]:
+    """Remove `stale_scratch()` folders; returns what was removed."""
+    import shutil
+
+    removed = stale_scratch()
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed

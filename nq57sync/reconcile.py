@@ -25,6 +25,7 @@ from nq57sync.codes import STATUS_NAMES_VI, Status
 from nq57sync.config import Config
 from nq57sync.coverage import Coverage, cover
 from nq57sync.errors import UsageError
+from nq57sync.files import scratch_prefix, sweep_scratch
 from nq57sync.model import METRICS, AggregateRow, Snapshot
 from nq57sync.period import Period
 from nq57sync.rules import RuleViolation, check_rules
@@ -384,7 +385,8 @@ class Reconciler:
                       "rec_r WHERE in_period"),
         }
         conn = self.store.conn
-        with (tempfile.TemporaryDirectory(prefix="nq57sync-reconcile-") as folder,
+        sweep_scratch()  # what killed runs left behind
+        with (tempfile.TemporaryDirectory(prefix=scratch_prefix()) as folder,
               ThreadPoolExecutor(3) as pool):
             scratch = _Scratch(self.store, pool, {name: f"{folder}/{name}.db" for name in sides})
             for built in [pool.submit(scratch.build, name, statements, params)

@@ -6,6 +6,7 @@ project's own `DataError` and never a `KeyError` or `TypeError`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from collections.abc import Mapping
@@ -41,25 +42,37 @@ def text(record: Mapping[str, Any], key: str, what: str, *, required: bool = Fal
 _VI_INT = re.compile(r"^-?\d{1,3}(\.\d{3})+$")
 
 
+#: The largest count taken: SQLite's integers are 64-bit, and no real figure comes near.
+MAX_COUNT = 10**12
+
+
 def count(value: Any, what: str) -> int:
-    """A count as a number, a string ("1437") or in Vietnamese format ("1.437")."""
+    """A count as a number, a string ("1437") or in Vietnamese format ("1.437").
+
+    Counts are never negative nor absurdly large: either is a data error.
+    """
     if isinstance(value, bool):
         raise DataError(f"{what}: “{value}” không phải số đếm.")
+    result: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
+        result = value
+    elif isinstance(value, float) and value.is_integer():
+        result = int(value)
+    elif isinstance(value, str):
         stripped = value.strip()
         if stripped in ("", "-"):
             return 0
         if _VI_INT.match(stripped):
             stripped = stripped.replace(".", "")
-        try:
-            return int(stripped)
-        except ValueError:
-            pass
-    raise DataError(f"{what}: “{str(value)[:30]}” không phải số đếm.")
+        if len(stripped) <= 20:
+            with contextlib.suppress(ValueError):
+                result = int(stripped)
+    if result is None:
+        raise DataError(f"{what}: “{str(value)[:30]}” không phải số đếm.")
+    if not 0 <= result <= MAX_COUNT:
+        raise DataError(f"{what}: số đếm {str(result)[:30]} nằm ngoài khoảng hợp lệ "
+                        "(không âm, không quá 10¹²).")
+    return result
 
 
 def score(value: Any, what: str) -> float:
@@ -86,9 +99,23 @@ def instant(value: Any, what: str) -> dt.datetime | None:
         raise DataError(f"{what}: ngày giờ phải là chuỗi ISO-8601.")
     try:
         parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        local = (parsed.replace(tzinfo=VN_TZ) if parsed.tzinfo is None
+                 else parsed.astimezone(VN_TZ))
+    except (ValueError, OverflowError):
         raise DataError(f"{what}: “{value[:40]}” không phải ngày giờ ISO-8601.") from None
-    return parsed.replace(tzinfo=VN_TZ) if parsed.tzinfo is None else parsed.astimezone(VN_TZ)
+    return plausible(local, what)
+
+
+#: Instants a dossier can carry: the one-stop systems began in 2015; due dates lie ahead.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+
+
+def plausible(value: dt.datetime, what: str) -> dt.datetime:
+    """An instant within years a real dossier can have (a mistyped 9999 is a data error)."""
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise DataError(f"{what}: năm {value.year} không hợp lệ (ngoài {EARLIEST_YEAR}–"
+                        f"{LATEST_YEAR}).")
+    return value
 
 
 def utc_z(value: dt.datetime) -> str:

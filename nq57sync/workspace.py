@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -194,35 +194,48 @@ class Workspace:
         imported = self.pm.hook.nq57sync_import_file(source=source, path=file)
         if imported is None:
             raise UsageError(f"Plugin “{source.plugin}” của nguồn “{source.name}” không nhập được tệp.")
-        # The whole file is parsed before the store is touched: a bad row loses nothing.
-        dossiers = list(imported.dossiers)
-        if not dossiers and imported.period is None and period is None:
+        # A first pass reads the whole file before the store is touched (a bad row loses
+        # nothing) and learns its dates; the second stores it page by page. A file
+        # plugin may stream (bounded memory) or hand a list.
+        dossiers = imported.dossiers
+        if iter(dossiers) is dossiers:  # a one-shot iterator: keep it to read twice
+            dossiers = list(dossiers)
+        survey = _survey(dossiers, file)
+        if not survey.count and imported.period is None and period is None:
             raise DataError(f"Tệp {file.name} không có hồ sơ nào.", source=source.name)
-        _check_dates(dossiers, file)
-        dossiers, duplicates = _unique(dossiers)
         if period is not None:
             reason = "theo kỳ đã chỉ định (--period)"
         elif imported.period is not None:
             period, reason = imported.period, "theo kỳ ghi trong tệp"
         else:
-            days = [d.received_at.date() for d in dossiers if d.received_at is not None]
-            if not days:
+            if survey.first is None or survey.last is None:
                 raise DataError(f"Tệp {file.name} không có ngày tiếp nhận nào để xác định kỳ; "
                                 "hãy chỉ định kỳ bằng --period.", source=source.name)
-            period, reason = Period.holding(min(days), max(days))
-        outside = [d for d in dossiers
-                   if d.received_at is None or not period.contains(d.received_at.date())]
-        if outside:
-            left_out = {id(d) for d in outside}
-            dossiers = [d for d in dossiers if id(d) not in left_out]
+            period, reason = Period.holding(survey.first, survey.last)
+        inside = period
+
+        def within(d: Dossier) -> bool:
+            return d.received_at is not None and inside.contains(d.received_at.date())
+
         agencies = imported.agencies if imported.agencies is not None else sorted(
-            {d.agency.code for d in dossiers})
+            {code for code, day in survey.agency_days if inside.contains(day)})
+        outside: list[str] = []
         with self.store.begin_snapshot(source=source.name, plugin=source.plugin, period=period,
                                        kind="import", agencies=agencies) as writer:
             writer.add_aggregates(imported.aggregates)
-            writer.add_dossiers(dossiers)
+            page: list[Dossier] = []
+            for d in dossiers:
+                if not within(d):
+                    outside.append(d.code)
+                    continue
+                page.append(d)
+                if len(page) == IMPORT_PAGE:
+                    writer.add_dossiers(page)
+                    page = []
+            writer.add_dossiers(page)
         assert writer.result is not None
-        return Imported(writer.result, reason, tuple(d.code for d in outside), duplicates)
+        duplicates = survey.duplicates
+        return Imported(writer.result, reason, tuple(outside), duplicates)
 
 
 @attrs.frozen
@@ -251,14 +264,36 @@ class Imported:
                 "duplicates": list(self.duplicates)}
 
 
+#: Dossiers stored per page when importing a file.
+IMPORT_PAGE = 5000
 #: Received dates a real dossier can have: the one-stop systems began in 2015.
 EARLIEST = dt.date(2015, 1, 1)
 
 
-def _check_dates(dossiers: list[Dossier], file: Path) -> None:
-    """A mistyped year is a data error naming the dossier, never a stretched period."""
+@attrs.frozen
+class _Survey:
+    count: int
+    first: dt.date | None
+    last: dt.date | None
+    agency_days: frozenset[tuple[str, dt.date]]
+    duplicates: tuple[str, ...]
+
+
+def _survey(dossiers: Iterable[Dossier], file: Path) -> _Survey:
+    """One pass over a file's dossiers: dates, agencies, repeated codes, implausible dates.
+
+    A mistyped year is a data error naming the dossier, never a stretched period.
+    """
     latest = dt.datetime.now(VN_TZ).date() + dt.timedelta(days=1)
+    count, first, last = 0, None, None
+    agency_days: set[tuple[str, dt.date]] = set()
+    seen: set[str] = set()
+    repeated: dict[str, None] = {}
     for d in dossiers:
+        count += 1
+        if d.code in seen:
+            repeated[d.code] = None
+        seen.add(d.code)
         for name, value in (("ngày tiếp nhận", d.received_at), ("ngày hẹn trả", d.due_at),
                             ("ngày kết thúc xử lý", d.finished_at),
                             ("ngày trả kết quả", d.returned_at)):
@@ -270,14 +305,9 @@ def _check_dates(dossiers: list[Dossier], file: Path) -> None:
                 raise DataError(f"Tệp {file.name}, hồ sơ {d.code[:40]}: {name} {vi.date(day)} "
                                 f"nằm ngoài khoảng hợp lý ({vi.date(EARLIEST)}–{vi.date(limit)}); "
                                 "hãy sửa tệp rồi nhập lại.")
-
-
-def _unique(dossiers: list[Dossier]) -> tuple[list[Dossier], tuple[str, ...]]:
-    """One dossier per code, the last row winning (an export lists the newest state last)."""
-    by_code: dict[str, Dossier] = {}
-    repeated: dict[str, None] = {}
-    for d in dossiers:
-        if d.code in by_code:
-            repeated[d.code] = None
-        by_code[d.code] = d
-    return list(by_code.values()), tuple(repeated)
+        if d.received_at is not None:
+            day = d.received_at.date()
+            first = day if first is None or day < first else first
+            last = day if last is None or day > last else last
+            agency_days.add((d.agency.code, day))
+    return _Survey(count, first, last, frozenset(agency_days), tuple(repeated))

@@ -303,3 +303,72 @@ def test_healthz_serves_the_status_as_json(tmp_path, monkeypatch):
         finally:
             daemon.stop()
             ws.close()
+
+
+@pytest.mark.parametrize("what", ["status_port", "dashboard"])
+def test_a_start_up_failure_exits_2_with_one_line(tmp_path, monkeypatch, what):
+    """A port in use after the scheduler started: the catch-up jobs are waited for, the
+    store closed after them (no crash), one Vietnamese line, exit 2."""
+    import socket
+
+    hook = Webhook()
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    try:
+        with simulation(monkeypatch) as sim:
+            path = write_config(sim, tmp_path, hook.url)
+            text = path.read_text(encoding="utf-8")
+            if what == "status_port":
+                text = text.replace("[alerts]", f"status_port = {port}\n[alerts]")
+            else:
+                text += f"\n[serve]\nin_daemon = true\nport = {port}\n"
+            path.write_text(text, encoding="utf-8")
+            env = {**os.environ, **sim.environment()}
+            done = subprocess.run([nq57sync_exe(), "daemon"], cwd=tmp_path, env=env,
+                                  capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, done.stderr
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert f"Không mở được cổng {port}" in lines[-1]
+        assert "Traceback" not in done.stderr
+    finally:
+        busy.close()
+        hook.close()
+
+
+def test_sigterm_during_a_stalled_pull_stops_within_seconds(tmp_path, monkeypatch):
+    """The portal stops answering in the middle of a pull; SIGTERM at different moments:
+    the daemon exits 0 within 10 s, keeps no partial snapshot and counts no failure."""
+    import random
+
+    hook = Webhook()
+    rng = random.Random(13)
+    with simulation(monkeypatch) as sim:
+        write_config(sim, tmp_path, hook.url)
+        env = {**os.environ, **sim.environment()}
+        for attempt in range(3):
+            # A few pages answer, then the portal stalls for ten minutes.
+            sim.dvcqg.faults = Faults(script={"/jsp/rest.jsp": ["ok"] * rng.randint(0, 6)
+                                              + ["stall"] * 50}, stall_seconds=600)
+            before = sum(sim.dvcqg.requests_by_path.values())
+            proc = start_daemon(tmp_path, env)
+            try:
+                wait_for(lambda b=before: sum(sim.dvcqg.requests_by_path.values()) > b,
+                         what="the pull to start")
+                time.sleep(rng.uniform(0.2, 2.0))
+                proc.send_signal(signal.SIGTERM)
+                started = time.monotonic()
+                code = proc.wait(timeout=30)
+                took = time.monotonic() - started
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+            assert code == 0
+            assert took < 10, f"stopped after {took:.1f} s"  # the behaviour under test, not speed
+            states = query(tmp_path, "SELECT source, state FROM snapshots WHERE source = 'dvcqg'")
+            assert ("dvcqg", "running") not in states
+            assert ("dvcqg", "complete") not in states
+            failures = query(tmp_path, "SELECT failures FROM daemon_jobs WHERE job_id = 'sync:dvcqg'")
+            assert failures in ([], [(0,)]), f"attempt {attempt}: {failures}"
+    hook.close()

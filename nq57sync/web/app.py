@@ -48,6 +48,7 @@ from nq57sync import vi
 from nq57sync.codes import CHANNEL_NAMES_VI, STATUS_NAMES_VI, Channel, Status
 from nq57sync.config import Config
 from nq57sync.errors import ConfigError, Nq57Error, PeriodError
+from nq57sync.listen import listen
 from nq57sync.period import Period
 from nq57sync.plugins import make_plugin_manager
 from nq57sync.reconcile import FIELD_NAMES_VI, KIND_VI, KINDS, STATE_VI, suggest
@@ -376,9 +377,11 @@ def serve(config: Config, host: str, port: int) -> None:
     tls = config.serve
     if (tls.tls_cert is None) != (tls.tls_key is None):
         raise ConfigError("Cần khai báo cả serve.tls_cert và serve.tls_key để bật HTTPS.")
-    uvicorn.run(app, host=host, port=port, log_level="warning",
-                ssl_certfile=str(tls.tls_cert) if tls.tls_cert else None,
-                ssl_keyfile=str(tls.tls_key) if tls.tls_key else None)
+    listening = listen(host, port, "bảng theo dõi")  # a busy port: one sentence, exit 2
+    server = uvicorn.Server(uvicorn.Config(
+        app, log_level="warning", ssl_certfile=str(tls.tls_cert) if tls.tls_cert else None,
+        ssl_keyfile=str(tls.tls_key) if tls.tls_key else None))
+    server.run(sockets=[listening])
 
 
 __all__ = ["create_app", "is_loopback", "serve"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import nq57sync
 from nq57sync.config import SourceConfig
-from nq57sync.exports import EXPORT_COLUMNS, read_table, rows_to_dossiers
+from nq57sync.exports import EXPORT_COLUMNS, ExportedList
 from nq57sync.hooktypes import DossierPage, ImportedFile
 from nq57sync.http import SourceClient
 from nq57sync.model import AggregateRow, IndexScore
@@ -89,5 +89,4 @@ def nq57sync_fetch_dossiers(source: SourceConfig, period: Period,
 def nq57sync_import_file(source: SourceConfig, path: Path) -> ImportedFile | None:
     if source.plugin != NAME:
         return None
-    header, rows = read_table(path)
-    return ImportedFile(rows_to_dossiers(header, rows, path.name, source.settings["export_columns"]))
+    return ImportedFile(ExportedList(path, source.settings["export_columns"]))

@@ -11,7 +11,7 @@ import nq57sync
 from nq57sync.config import SourceConfig, env_name
 from nq57sync.errors import ConfigError
 from nq57sync.exports import EXPORT_COLUMNS as PORTAL_COLUMNS
-from nq57sync.exports import read_table, rows_to_dossiers
+from nq57sync.exports import ExportedList
 from nq57sync.hooktypes import DossierPage, ImportedFile
 from nq57sync.http import SourceClient
 from nq57sync.model import AggregateRow
@@ -137,5 +137,4 @@ def nq57sync_fetch_dossiers(source: SourceConfig, period: Period,
 def nq57sync_import_file(source: SourceConfig, path: Path) -> ImportedFile | None:
     if source.plugin != NAME:
         return None
-    header, rows = read_table(path)
-    return ImportedFile(rows_to_dossiers(header, rows, path.name, source.settings["export_columns"]))
+    return ImportedFile(ExportedList(path, source.settings["export_columns"]))
