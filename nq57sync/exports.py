@@ -22,6 +22,7 @@ import lxml.etree
 from nq57sync.codes import channel_from_name, status_from_name
 from nq57sync.errors import DataError
 from nq57sync.model import VN_TZ, Agency, Dossier, Procedure
+from nq57sync.text import printable
 from nq57sync.wire import plausible
 
 #: Canonical name → column header. Modeled: override in the configuration.
@@ -60,7 +61,8 @@ def _when(value: object, where: str, *, past: bool = True) -> dt.datetime | None
 
 
 def _cell(value: object) -> str:
-    return "" if value is None else " ".join(str(value).split())
+    """A cell's text, white space folded, composed (NFC) and printable."""
+    return "" if value is None else printable(" ".join(str(value).split()))
 
 
 def rows_to_dossiers(header: list[str], rows: Iterable[list[object]], file_name: str,

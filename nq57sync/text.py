@@ -4,21 +4,29 @@ Anything a portal or an export says may hold characters no file format can
 carry: lone surrogates (invalid in UTF-8: SQLite, every report and every HTTP
 answer refuse them) and control characters (invalid in XML: .docx and .xlsx
 refuse them). They become U+FFFD, the replacement character, once, where text
-enters the model, so every output shows the same text. Markup and formula
+enters the model, so every output shows the same text; the text is composed
+(NFC) there too. Markup and formula
 starters are kept as they are: each output escapes them its own way.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 REPLACEMENT = "\ufffd"
 
 
 def printable(text: str) -> str:
-    """`text` with every character no output can carry replaced by U+FFFD."""
-    return _UNSAFE.sub(REPLACEMENT, text)
+    """`text` in composed form (NFC), every character no output can carry replaced by U+FFFD.
+
+    Windows-1258 files spell Vietnamese with combining tone marks (NFD); composed,
+    the same name from two sources compares equal.
+    """
+    if text.isascii():
+        return _UNSAFE.sub(REPLACEMENT, text)
+    return unicodedata.normalize("NFC", _UNSAFE.sub(REPLACEMENT, text))
 
 
 def printable_or_none(text: str | None) -> str | None:

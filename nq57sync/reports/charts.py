@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 
 from nq57sync.reports.content import Chart
 
@@ -58,10 +59,12 @@ def _figure(chart: Chart):  # type: ignore[no-untyped-def]
 def svg(chart: Chart) -> str:
     import matplotlib.pyplot as plt
 
-    fig = _figure(chart)
-    out = io.StringIO()
-    fig.savefig(out, format="svg")
-    plt.close(fig)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph .* missing from font|Tight layout")
+        fig = _figure(chart)
+        out = io.StringIO()
+        fig.savefig(out, format="svg")
+        plt.close(fig)
     text = out.getvalue()
     # Drop the XML prolog and matplotlib's RDF metadata: the chart goes inline.
     return re.sub(r"<metadata>.*?</metadata>", "", text[text.index("<svg"):], flags=re.S)
@@ -70,8 +73,10 @@ def svg(chart: Chart) -> str:
 def png(chart: Chart) -> bytes:
     import matplotlib.pyplot as plt
 
-    fig = _figure(chart)
-    out = io.BytesIO()
-    fig.savefig(out, format="png")
-    plt.close(fig)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph .* missing from font|Tight layout")
+        fig = _figure(chart)
+        out = io.BytesIO()
+        fig.savefig(out, format="png")
+        plt.close(fig)
     return out.getvalue()

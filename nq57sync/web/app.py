@@ -37,6 +37,7 @@ from typing import Any
 import jinja2
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
@@ -64,6 +65,15 @@ COMPARED = ("status", "channel", "procedure_code", "agency_code", "received_at",
 
 
 log = logging.getLogger("nq57sync.web")
+
+
+class _Anything(PathConvertor):
+    """A dossier code as it is, line breaks included (`path` stops before a final one)."""
+
+    regex = r"[\s\S]+"
+
+
+register_url_convertor("anything", _Anything())
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
@@ -346,7 +356,7 @@ def create_app(config: Config, *, host: str = "127.0.0.1") -> Starlette:
 
     routes = [
         Route("/", overview), Route("/sai-lech", discrepancies),
-        Route("/ho-so/{code:path}", dossier_page), Route("/xu-huong", trends),
+        Route("/ho-so/{code:anything}", dossier_page), Route("/xu-huong", trends),
         Route("/nguon", health), Route("/bao-cao/{fmt}", download),
         Route("/api/phien-ban", stamp),
     ]
