@@ -106,11 +106,14 @@ def demo(output: Path, serve_after: bool, port: int) -> None:
     for path in outcome.files.values():
         console.print(f"  {path}", highlight=False)
     console.print(f"Kho dữ liệu (mở bằng sqlite3 hoặc datasette): {outcome.store}", highlight=False)
+    console.print(f"Cấu hình của kho này: {outcome.config}; xem tiếp bằng:\n"
+                  f"  nq57sync serve --config {outcome.config}\n"
+                  f"  nq57sync status --config {outcome.config}", highlight=False)
     if serve_after:
         from nq57sync.config import Config
         from nq57sync.web.app import serve as run_server
 
-        config = Config.from_dict({"store": {"path": str(outcome.store.resolve())}})
+        config = Config.load(outcome.config)
         console.print(f"Bảng theo dõi: http://127.0.0.1:{port}/ (Ctrl+C để dừng)", highlight=False)
         run_server(config, "127.0.0.1", port)
 

@@ -159,7 +159,7 @@ class Daemon:
             raise
 
     def _start_locked(self) -> None:
-        store = self.ws.store
+        store = self.ws.open_store(create=True)  # the daemon fills it
         recovered = store.recover_interrupted()
         sweep_scratch()  # scratch folders of reconciliations killed while the daemon was down
         if recovered:

@@ -46,6 +46,10 @@ def run_checks(config_path: Path) -> DoctorReport:
                             f"{config_path}: {len(ws.sources)} nguồn hợp lệ"))
     except Nq57Error as exc:
         return DoctorReport((Check("config", "Cấu hình", False, str(exc)),))
+    if not config.store_path.exists():
+        return DoctorReport((*checks, Check(
+            "store", "Kho dữ liệu", False,
+            f"chưa có kho {config.store_path}; " + _START)))
     try:
         with ws:
             store = ws.store
@@ -93,8 +97,11 @@ def _holdings(ws: Workspace) -> str:
     ready = [label for label in list(labels)[:12]
              if ws.reconcilable(Period.parse(label)) is not None]
     advice = ("; đối chiếu được: " + ", ".join(ready)) if ready else (
-        "; chưa kỳ nào đủ dữ liệu hai nguồn. Bắt đầu từ tệp xuất: nq57sync import --source "
-        "TÊN_NGUỒN --period 2025-11 TỆP cho từng hệ thống, rồi nq57sync reconcile --period "
-        "2025-11 và nq57sync report --period 2025-11 --output bao-cao.docx (hoặc nq57sync sync "
-        "--period 2025-11 khi có quyền truy cập API)")
+        "; chưa kỳ nào đủ dữ liệu hai nguồn. " + _START)
     return "; ".join(parts) + advice
+
+
+_START = ("Bắt đầu từ tệp xuất: nq57sync import --source TÊN_NGUỒN --period 2025-11 TỆP cho "
+          "từng hệ thống, rồi nq57sync reconcile --period 2025-11 và nq57sync report --period "
+          "2025-11 --output bao-cao.docx (hoặc nq57sync sync --period 2025-11 khi có quyền truy "
+          "cập API)")

@@ -61,8 +61,19 @@ class Workspace:
 
     @property
     def store(self) -> Store:
+        """The store; it must exist (a path typed wrong must not pass as an empty store)."""
+        return self.open_store(create=False)
+
+    def open_store(self, *, create: bool) -> Store:
+        """The store, created on first use only by what fills it (sync, import, the daemon)."""
         if self._store is None:
-            self._store = Store(self.config.store_path)
+            path = self.config.store_path
+            if not create and not path.exists():
+                where = f" (khóa [store] path trong {self.config.path})" if self.config.path else ""
+                raise UsageError(
+                    f"Chưa có kho dữ liệu {path}{where}; hãy chạy nq57sync sync hoặc nq57sync "
+                    "import trước, hoặc sửa đường dẫn kho.")
+            self._store = Store(path)
         return self._store
 
     def close(self) -> None:
@@ -114,12 +125,14 @@ class Workspace:
         names = [source] if source else list(self.sources)
         if not names:
             raise ConfigError(f"Tệp cấu hình {self.config.path} chưa khai báo nguồn [[source]] nào.")
+        self.open_store(create=True)
         return [self.sync_source(self.source(n), period, progress(n) if progress else None,
                                  cancel) for n in names]
 
     def sync_source(self, source: SourceConfig, period: Period,
                     progress: Progress | None = None,
                     cancel: threading.Event | None = None) -> Snapshot:
+        self.open_store(create=True)
         hook = self.pm.hook
         fetched = self._fetch_period(source, period)
         # The snapshot holds what was listed: for the right side, the days around the
@@ -191,6 +204,7 @@ class Workspace:
         file = Path(path)
         if not file.is_file():
             raise UsageError(f"Không tìm thấy tệp {file}.")
+        self.open_store(create=True)
         imported = self.pm.hook.nq57sync_import_file(source=source, path=file)
         if imported is None:
             raise UsageError(f"Plugin “{source.plugin}” của nguồn “{source.name}” không nhập được tệp.")

@@ -152,5 +152,9 @@ def test_doctor_shows_what_is_held_and_what_can_be_reconciled(imported, tmp_path
     empty = tmp_path / "nq57sync.toml"
     empty.write_text(config.read_text(encoding="utf-8").replace("store.db", str(tmp_path / "e.db")),
                      encoding="utf-8")
-    advice = run(["doctor", "--config", str(empty)], folder, env)
-    assert "Bắt đầu từ tệp xuất: nq57sync import --source" in advice
+    # A store path that does not exist is not taken for an empty store.
+    advice = subprocess.run([nq57sync_exe(), "doctor", "--config", str(empty)], cwd=folder,
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert advice.returncode == 2 and "chưa có kho" in advice.stdout
+    assert "Bắt đầu từ tệp xuất: nq57sync import --source" in advice.stdout
+    assert not (tmp_path / "e.db").exists()

@@ -98,7 +98,7 @@ TEXTS = st.one_of(
 )
 
 
-@settings(max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=8, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                   HealthCheck.too_slow])
 @given(text=TEXTS)
 def test_any_source_text_is_escaped_on_every_page_and_the_same_in_every_report(board, text,
