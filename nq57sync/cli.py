@@ -7,6 +7,7 @@ or data error, with one line on standard error that says what and where.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,8 +25,8 @@ from nq57sync.model import Snapshot
 from nq57sync.period import Period
 from nq57sync.workspace import Workspace
 
-STATE_VI = {"running": "đang chạy", "complete": "hoàn tất", "failed": "thất bại"}
-KIND_VI = {"pull": "đồng bộ", "import": "nhập tệp"}
+STATE_VI = vi.SNAPSHOT_STATES
+KIND_VI = vi.SNAPSHOT_KINDS
 
 console = Console()
 err_console = Console(stderr=True)
@@ -71,13 +72,13 @@ def snapshot_summary(s: Snapshot) -> str:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="nq57sync")
+@click.group(context_settings={"help_option_names": ["-h", "--help"]},
+             options_metavar="[TÙY_CHỌN]", subcommand_metavar="LỆNH [ĐỐI_SỐ]...")
+@click.version_option(package_name="nq57sync", help="Hiện phiên bản rồi thoát.",
+                      message="%(prog)s, phiên bản %(version)s")
 def cli() -> None:
     """nq57sync — đối chiếu số liệu giải quyết thủ tục hành chính giữa hệ thống
     Một cửa điện tử và Cổng Dịch vụ công quốc gia.
-
-    Reconciles the one-stop system and the national public-service portal.
     """
 
 
@@ -176,6 +177,8 @@ def import_(source: str, period: Period | None, file: Path, config_path: Path,
 def snapshots(source: str | None, limit: int, config_path: Path, as_json: bool) -> None:
     """Các ảnh chụp trong kho, mới nhất trước."""
     with Workspace.from_config(config_path) as ws:
+        if source is not None:
+            ws.source(source)  # an unknown name is an error that lists the known ones
         items = ws.store.snapshots(source, limit)
         if as_json:
             print_json([snapshot_json(s) for s in items])
@@ -269,9 +272,10 @@ def daemon(log_file: Path | None, config_path: Path) -> None:
 
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        filename=log_file, encoding="utf-8")
+    handler = (logging.FileHandler(log_file, encoding="utf-8") if log_file
+               else logging.StreamHandler())
+    handler.setFormatter(VietnamTimeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     with Workspace.from_config(config_path) as ws:
@@ -309,7 +313,6 @@ def status(config_path: Path, as_json: bool) -> None:
     jobs = Table(title="Các việc theo lịch", title_justify="left")
     for header in ("Việc", "Lần chạy trước", "Kết quả", "Lỗi liên tiếp", "Lần chạy tới", "Ghi chú"):
         jobs.add_column(header)
-    status_vi = {"ok": "thành công", "failed": "lỗi", "skipped": "bỏ qua", None: "—"}
 
     def when(text: str | None) -> str:
         import datetime as dt
@@ -317,7 +320,8 @@ def status(config_path: Path, as_json: bool) -> None:
         return vi.datetime(dt.datetime.fromisoformat(text)) if text else "—"
 
     for j in info["jobs"]:
-        jobs.add_row(j["job"], when(j["last_run"]), status_vi.get(j["last_status"], j["last_status"]),
+        jobs.add_row(vi.job_name(j["job"]), when(j["last_run"]),
+                     vi.JOB_STATUSES.get(j["last_status"], j["last_status"] or "—"),
                      str(j["failures"]), when(j["next_run"]), j["last_error"] or "")
     console.print(jobs if info["jobs"] else "Daemon chưa chạy lần nào trên kho này.")
     sources = Table(title="Tình trạng nguồn", title_justify="left")
@@ -326,7 +330,8 @@ def status(config_path: Path, as_json: bool) -> None:
         sources.add_column(header)
     for s in info["sources"]:
         sources.add_row(
-            s["source"], f"số {s['last_snapshot']} ({STATE_VI.get(s['last_state'], '—')})"
+            vi.source_name(s["source"]),
+            f"số {s['last_snapshot']} ({vi.SNAPSHOT_STATES.get(s['last_state'], '—')})"
             if s["last_snapshot"] else "—", when(s["last_complete_at"]),
             str(s["consecutive_failures"]),
             f"{vi.number(s['requests_today'])}/"
@@ -365,6 +370,18 @@ def doctor(config_path: Path, as_json: bool) -> None:
         sys.exit(2)
 
 
+class VietnamTimeFormatter(logging.Formatter):
+    """Log times in Vietnam time (UTC+07:00) with the offset, whatever the machine's zone."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        import datetime as dt
+
+        from nq57sync.model import VN_TZ
+
+        when = dt.datetime.fromtimestamp(record.created, VN_TZ)
+        return when.strftime(datefmt) if datefmt else when.isoformat(timespec="seconds")
+
+
 def _usage_message(exc: click.ClickException) -> str:
     """Click's own messages are English; say the common ones in Vietnamese."""
     if isinstance(exc, click.MissingParameter) and exc.param is not None:
@@ -373,12 +390,51 @@ def _usage_message(exc: click.ClickException) -> str:
         return f"Không có tùy chọn {exc.option_name}."
     if isinstance(exc, click.BadParameter) and exc.param is not None:
         hint = exc.param.get_error_hint(exc.ctx)  # type: ignore[arg-type]
-        return f"Giá trị không hợp lệ cho {hint}: {exc.message}"
-    return f"Lỗi cách dùng: {exc.format_message()}"
+        message = exc.message
+        for english, vietnamese in ((" integer ", " số nguyên "), (" float ", " số thực ")):
+            message = message.replace(english, vietnamese)
+        return f"Giá trị không hợp lệ cho {hint}: {message}"
+    return exc.format_message()
+
+
+def _speak_vietnamese(group: click.Group) -> None:
+    """click's messages through its gettext hooks, and placeholders, in Vietnamese.
+
+    click marks every message with `gettext` and looks each up when it is shown;
+    each of its modules holds that function as `_` (and `ngettext`), so the
+    catalogue in `vi.CLICK_MESSAGES` is installed there. Messages it lacks stay
+    as click wrote them.
+    """
+    import importlib
+
+    def gettext(message: str) -> str:
+        return vi.CLICK_MESSAGES.get(message, message)
+
+    def ngettext(singular: str, plural: str, n: int) -> str:
+        return gettext(singular if n == 1 else plural)
+
+    for name in ("core", "decorators", "exceptions", "formatting", "parser", "types", "utils",
+                 "termui"):
+        module = importlib.import_module(f"click.{name}")
+        if hasattr(module, "_"):
+            module._ = gettext  # type: ignore[attr-defined]
+        if hasattr(module, "ngettext"):
+            module.ngettext = ngettext  # type: ignore[attr-defined]
+    for command in group.commands.values():
+        command.options_metavar = "[TÙY_CHỌN]"
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.is_flag and param.metavar is None:
+                kind = getattr(param.type, "name", "")
+                if isinstance(param.type, click.types.FuncParamType):
+                    kind = param.type.func.__name__
+                param.metavar = vi.METAVARS.get(kind.lower(), param.metavar)
+            elif isinstance(param, click.Argument) and param.metavar is None:
+                param.metavar = vi.METAVARS.get(getattr(param.type, "name", ""), None)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command; the project's errors become one line on stderr and exit 2."""
+    _speak_vietnamese(cli)
     try:
         cli.main(args=argv, prog_name="nq57sync", standalone_mode=False)
     except Nq57Error as exc:

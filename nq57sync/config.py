@@ -44,6 +44,16 @@ def _typed(value: Any, kind: type[T], where: str, key: str) -> T:
     return value
 
 
+def _toml_place(exc: tomllib.TOMLDecodeError) -> str:
+    """Where the TOML parser stopped, in Vietnamese (its own message is English)."""
+    line = getattr(exc, "lineno", None)
+    column = getattr(exc, "colno", None)
+    if line is None:
+        found = re.search(r"line (\d+), column (\d+)", str(exc))
+        line, column = (int(found[1]), int(found[2])) if found else (None, None)
+    return f" ở dòng {line}, cột {column}" if line is not None else ""
+
+
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
@@ -275,7 +285,8 @@ class Config:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"Không đọc được tệp cấu hình {file}: {exc.__class__.__name__}.") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"Tệp cấu hình {file} sai cú pháp TOML: {exc}.") from None
+            raise ConfigError(f"Tệp cấu hình {file} sai cú pháp TOML{_toml_place(exc)}; hãy "
+                              "kiểm tra dấu ngoặc kép, dấu bằng và tên bảng [..] ở dòng đó.") from None
         return cls.from_dict(data, file)
 
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,10 @@ import attrs
 
 from nq57sync import vi
 from nq57sync.config import Config
-from nq57sync.errors import Nq57Error
+from nq57sync.errors import ConfigError, Nq57Error
 from nq57sync.files import sweep_scratch
 from nq57sync.period import Period
+from nq57sync.rules import compile_user_rule
 from nq57sync.workspace import Workspace
 from nq57sync_storage.schema import LATEST
 
@@ -46,6 +48,7 @@ def run_checks(config_path: Path) -> DoctorReport:
                             f"{config_path}: {len(ws.sources)} nguồn hợp lệ"))
     except Nq57Error as exc:
         return DoctorReport((Check("config", "Cấu hình", False, str(exc)),))
+    checks += _configuration_checks(ws)
     if not config.store_path.exists():
         return DoctorReport((*checks, Check(
             "store", "Kho dữ liệu", False,
@@ -105,3 +108,44 @@ _START = ("Bắt đầu từ tệp xuất: nq57sync import --source TÊN_NGUỒN
           "từng hệ thống, rồi nq57sync reconcile --period 2025-11 và nq57sync report --period "
           "2025-11 --output bao-cao.docx (hoặc nq57sync sync --period 2025-11 khi có quyền truy "
           "cập API)")
+
+
+#: What an example configuration leaves for the user to fill in.
+_PLACEHOLDERS = ("…", "...", "<", "example.vn", "TODO")
+
+
+def _configuration_checks(ws: Workspace) -> list[Check]:
+    """What fails later but can be seen now, without the network: no source, a value
+    still a placeholder, a credential variable not set, a user rule that does not parse."""
+    config = ws.config
+    out = []
+    if not config.sources:
+        out.append(Check("sources", "Nguồn dữ liệu", False,
+                         "cấu hình chưa khai báo nguồn [[source]] nào; xem mục cấu hình trong "
+                         "README (docs/configuration.md)"))
+    placeholders = [f"{s.name}.{key}" for s in config.sources for key, value in s.options.items()
+                    if isinstance(value, str) and any(p in value for p in _PLACEHOLDERS)]
+    out.append(Check("placeholders", "Giá trị mẫu chưa thay", not placeholders,
+                     "còn giá trị mẫu ở khóa " + ", ".join(placeholders) if placeholders
+                     else "không còn giá trị mẫu"))
+    unset = []
+    for source in config.sources:
+        for key, value in source.options.items():
+            if key.endswith("_env") and isinstance(value, str) and not os.environ.get(value):
+                unset.append(f"{value} (nguồn “{source.name}”, khóa {key})")
+    for key in ("smtp_username_env", "smtp_password_env"):
+        name = getattr(config.alerts, key)
+        if name and not os.environ.get(name):
+            unset.append(f"{name} (khóa alerts.{key})")
+    out.append(Check("secrets", "Biến môi trường chứa mật khẩu", not unset,
+                     "chưa đặt: " + "; ".join(unset) if unset else "đã đặt đủ"))
+    problems = []
+    for rule in config.reconcile.rules:
+        try:
+            compile_user_rule(rule)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    out.append(Check("rules", "Quy tắc của người dùng", not problems,
+                     " ".join(problems) if problems
+                     else f"{len(config.reconcile.rules)} quy tắc hợp lệ"))
+    return out

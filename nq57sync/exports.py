@@ -241,17 +241,21 @@ def _iter_csv(path: Path, encoding: str, start: str) -> Iterator[list[object]]:
 
 def _iter_xlsx(path: Path) -> Iterator[list[object]]:
     import openpyxl  # only .xlsx imports pay for it
+    from openpyxl.utils.exceptions import InvalidFileException
 
     name = path.name
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        try:
-            for row in book.worksheets[0].iter_rows(values_only=True):
-                yield list(row)
-        finally:
-            book.close()
+        # A file object: openpyxl judges a path by its suffix, and exports of .xlsx
+        # content are often saved as .xls.
+        with path.open("rb") as handle:
+            book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+            try:
+                for row in book.worksheets[0].iter_rows(values_only=True):
+                    yield list(row)
+            finally:
+                book.close()
     # A damaged or crafted file fails deep in zipfile, the XML parser or openpyxl's
     # readers (ParseError is a SyntaxError): any of them is the same data error.
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, SyntaxError,
-            IndexError, AttributeError, EOFError):
+            IndexError, AttributeError, EOFError, InvalidFileException):
         raise DataError(f"Tệp {name} không phải tệp .xlsx hợp lệ.") from None

@@ -343,7 +343,7 @@ class Reconciler:
         if wide.complete:
             return []
         gaps = ", ".join(f"{vi.date(p.start)}–{vi.date(p.end)}" for p in wide.missing[:2])
-        return [f"Nguồn “{right.source}” chưa có dữ liệu các ngày {gaps} quanh kỳ; hồ sơ mà "
+        return [f"{vi.source_name(right.source)} chưa có dữ liệu các ngày {gaps} quanh kỳ; hồ sơ mà "
                 "nguồn này ghi ngày tiếp nhận lệch sang các ngày đó có thể bị báo là thiếu."]
 
     # -- loading and matching -------------------------------------------------
@@ -539,8 +539,9 @@ class Reconciler:
             spans = {side: sorted({(a.period.start, a.period.end) for a in rows[side]})
                      for side in covers}
             described = "; ".join(
-                f"{c.source}: " + (", ".join(f"{vi.date(a)}–{vi.date(b)}" for a, b in spans[side][:3])
-                                   or "không công bố")
+                f"{vi.source_name(c.source)}: "
+                + (", ".join(f"{vi.date(a)}–{vi.date(b)}" for a, b in spans[side][:3])
+                   or "không công bố")
                 for side, c in covers.items())
             notes.append(
                 f"Số liệu công bố của hai nguồn không cùng kỳ ({described}) với kỳ "
@@ -553,9 +554,9 @@ class Reconciler:
             rrow = (values["right"] or {}).get(agency, {})
             for metric in METRICS:
                 lv, rv = lrow.get(metric, 0), rrow.get(metric, 0)
-                cell = deltas.get((agency, metric), {})
-                if lv == rv and not any(cell.values()):
+                if lv == rv:  # equal figures are no difference, whatever nets out inside
                     continue
+                cell = deltas.get((agency, metric), {})
                 comparisons.append(AggregateComparison(
                     agency, metric, lv, rv, sum(cell.values()),
                     tuple(sorted(cell)), basis))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import difflib
 import operator
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -133,7 +134,9 @@ def compile_user_rule(rule: UserRule, where: str = "") -> ConsistencyRule:
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             if node.id not in METRICS:
-                raise fail(f"không có chỉ tiêu “{node.id}”")
+                near = difflib.get_close_matches(node.id, METRICS, n=1)
+                raise fail(f"không có chỉ tiêu “{node.id}”"
+                           + (f" (có phải “{near[0]}”?)" if near else ""))
             names.append(node.id)
     sample = dict.fromkeys(METRICS, 1)
     try:

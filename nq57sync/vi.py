@@ -10,6 +10,8 @@ LOCALE = "vi_VN"
 
 
 def number(value: float | int, decimals: int = 0) -> str:
+    if round(value, decimals) == 0:
+        value = 0  # never "-0" or "-0,0"
     if decimals:
         return format_decimal(value, format=f"#,##0.{'0' * decimals}", locale=LOCALE)
     return format_decimal(value, format="#,##0", locale=LOCALE)
@@ -19,6 +21,8 @@ def percent(share: float | None, decimals: int = 1) -> str:
     """`share` is a fraction (0.816 → "81,6%"); None (nothing to divide) → "–"."""
     if share is None:
         return "–"
+    if round(share * 100, decimals) == 0:
+        share = 0.0
     return format_percent(share, format=f"#,##0.{'0' * decimals}%", locale=LOCALE)
 
 
@@ -38,3 +42,128 @@ def signed(value: float | int, decimals: int = 0) -> str:
     """A difference with its sign: "+3", "-1.200", "0"."""
     text = number(abs(value), decimals)
     return f"+{text}" if value > 0 else f"-{text}" if value < 0 else text
+
+
+# -- labels a person reads instead of codes -------------------------------------
+
+#: Display names of the built-in sources (a source of another name shows its name).
+SOURCE_NAMES = {"motcua": "Hệ thống Một cửa điện tử", "dvcqg": "Cổng Dịch vụ công quốc gia"}
+#: Shorter forms for table headings and sheet names.
+SOURCE_SHORT_NAMES = {"motcua": "Một cửa", "dvcqg": "Cổng DVCQG"}
+SNAPSHOT_STATES = {"running": "đang chạy", "complete": "hoàn tất", "failed": "thất bại"}
+SNAPSHOT_KINDS = {"pull": "đồng bộ", "import": "nhập tệp"}
+TIMELINESS = {"early": "trước hạn", "on_time": "đúng hạn", "late": "quá hạn",
+              "in_time": "đang trong hạn", "overdue": "đang quá hạn"}
+#: The built-in consistency rules, as a report names them.
+RULE_NAMES = {
+    "received_parts": "Tổng tiếp nhận = kỳ trước chuyển qua + mới tiếp nhận",
+    "received_balance": "Tổng tiếp nhận = đã giải quyết + đang giải quyết + rút + từ chối",
+    "resolved_parts": "Đã giải quyết = trước hạn + đúng hạn + quá hạn",
+    "pending_parts": "Đang giải quyết = trong hạn + quá hạn",
+    "cumulative_non_decreasing": "Số cộng dồn không được giảm",
+    "published_vs_dossiers": "Số công bố khớp với hồ sơ của chính nguồn đó",
+}
+JOB_STATUSES = {"ok": "thành công", "failed": "lỗi", "skipped": "bỏ qua", "cancelled": "đã dừng"}
+#: Daemon jobs, as `status` and the dashboard name them.
+JOB_NAMES = {"reconcile": "Đối chiếu", "prune": "Dọn phiên bản cũ", "report": "Lập báo cáo",
+             "sync": "Đồng bộ"}
+
+
+def source_name(source: str, short: bool = False) -> str:
+    return (SOURCE_SHORT_NAMES if short else SOURCE_NAMES).get(source, source)
+
+
+def rule_name(rule: str) -> str:
+    return RULE_NAMES.get(rule, rule)
+
+
+def job_name(job_id: str) -> str:
+    """`sync:dvcqg` → "Đồng bộ Cổng DVCQG", `report:0` → "Lập báo cáo (lịch 1)"."""
+    kind, _, rest = job_id.partition(":")
+    label = JOB_NAMES.get(kind, kind)
+    if kind == "sync" and rest:
+        return f"{label} {source_name(rest, short=True)}"
+    if rest.isdigit():
+        return f"{label} (lịch {int(rest) + 1})"
+    return f"{label} {rest}".strip()
+
+
+def field_value(field: str | None, value: str | None) -> str:
+    """A dossier field's value as a person reads it: `10 – Đã trả kết quả`,
+    `2 – Trực tuyến`, `đúng hạn`, `09/10/2026 14:20`; anything else as it is."""
+    from nq57sync.codes import CHANNEL_NAMES_VI, STATUS_NAMES_VI, Channel, Status
+
+    if value is None or value == "":
+        return "—"
+    try:
+        if field == "status":
+            return f"{value} – {STATUS_NAMES_VI[Status(int(value))]}"
+        if field == "channel":
+            return f"{value} – {CHANNEL_NAMES_VI[Channel(int(value))]}"
+    except (ValueError, KeyError):
+        return value
+    if field == "timeliness":
+        return TIMELINESS.get(value, value)
+    if field and field.endswith("_at"):
+        try:
+            return datetime(dt.datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return value
+
+
+#: click's own messages (its gettext message ids) in Vietnamese; `cli` installs them.
+CLICK_MESSAGES = {
+    "Usage:": "Cách dùng:",
+    "Options": "Tùy chọn",
+    "Commands": "Lệnh",
+    "Positional arguments": "Đối số",
+    "Show this message and exit.": "Hiện hướng dẫn này rồi thoát.",
+    "Show the version and exit.": "Hiện phiên bản rồi thoát.",
+    "required": "bắt buộc",
+    "default: {default}": "mặc định: {default}",
+    "(dynamic)": "(tùy lúc chạy)",
+    "env var: {var}": "biến môi trường: {var}",
+    "Error: {message}": "Lỗi: {message}",
+    "Try '{command} {option}' for help.": "Xem '{command} {option}' để được hướng dẫn.",
+    "Invalid value: {message}": "Giá trị không hợp lệ: {message}",
+    "Invalid value for {param_hint}: {message}": "Giá trị không hợp lệ cho {param_hint}: {message}",
+    "Missing argument": "Thiếu đối số",
+    "Missing option": "Thiếu tùy chọn",
+    "Missing parameter": "Thiếu tham số",
+    "Missing {param_type}": "Thiếu {param_type}",
+    "Missing parameter: {param_name}": "Thiếu tham số: {param_name}",
+    "Missing command.": "Thiếu tên lệnh.",
+    "No such option {name!r}.": "Không có tùy chọn {name!r}.",
+    "No such option: {name}": "Không có tùy chọn {name}.",
+    "No such command {name!r}.": "Không có lệnh {name!r}.",
+    "Did you mean {possibility}?": "Có phải ý bạn là {possibility}?",
+    "(Did you mean one of: {possibilities}?)": "(Có phải ý bạn là một trong: {possibilities}?)",
+    "Got unexpected extra argument ({args})": "Thừa đối số ({args})",
+    "Got unexpected extra arguments ({args})": "Thừa các đối số ({args})",
+    "Option {name!r} requires an argument.": "Tùy chọn {name!r} cần một giá trị.",
+    "Option {name!r} requires {nargs} arguments.": "Tùy chọn {name!r} cần {nargs} giá trị.",
+    "Option {name!r} does not take a value.": "Tùy chọn {name!r} không nhận giá trị.",
+    "Argument {name!r} takes {nargs} values.": "Đối số {name!r} cần {nargs} giá trị.",
+    "{value!r} is not a valid {number_type}.": "{value!r} không phải {number_type} hợp lệ.",
+    "{value} is not in the range {range}.": "{value} nằm ngoài khoảng {range}.",
+    "{value!r} is not {choice}.": "{value!r} không phải {choice}.",
+    "{value!r} is not one of {choices}.": "{value!r} không thuộc các giá trị {choices}.",
+    "{value!r} is not a valid boolean.": "{value!r} không phải giá trị đúng/sai hợp lệ.",
+    "{name} {filename!r} does not exist.": "{name} {filename!r} không tồn tại.",
+    "{name} {filename!r} is a file.": "{name} {filename!r} là một tệp.",
+    "{name} {filename!r} is a directory.": "{name} {filename!r} là một thư mục.",
+    "{name} {filename!r} is not readable.": "Không đọc được {name} {filename!r}.",
+    "{name} {filename!r} is not writable.": "Không ghi được {name} {filename!r}.",
+    "file": "tệp",
+    "directory": "thư mục",
+    "path": "đường dẫn",
+    "Aborted!": "Đã dừng.",
+    "unknown error": "lỗi không rõ",
+    "Could not open file {filename!r}: {message}": "Không mở được tệp {filename!r}: {message}",
+    "integer": "số nguyên",
+    "float": "số thực",
+}
+#: Placeholders in help (`--period KỲ`) instead of click's type names (`PERIOD_TYPE`).
+METAVARS = {"period_type": "KỲ", "text": "CHUỖI", "integer": "SỐ", "float": "SỐ",
+            "path": "ĐƯỜNG_DẪN", "file": "TỆP", "directory": "THƯ_MỤC", "boolean": "CÓ/KHÔNG"}

@@ -125,7 +125,7 @@ def test_trends_and_sources_pages_load(server, browser):
     page.goto(url + "/xu-huong")
     assert page.locator("#trend-charts svg").count() >= 2
     page.goto(url + "/nguon")
-    assert "motcua" in page.inner_text("#sources")
+    assert "Hệ thống Một cửa điện tử" in page.inner_text("#sources")  # its display name
 
 
 def test_off_loopback_needs_the_password_and_shows_nothing_without_it(reconciled, monkeypatch):
@@ -182,7 +182,7 @@ def test_the_dashboard_runs_inside_the_daemon(tmp_path, monkeypatch):
                 except httpx.TransportError:
                     time.sleep(0.1)
             page = httpx.get(f"http://127.0.0.1:{port}/nguon").text
-            assert "Nguồn dữ liệu" in page and "motcua" in page
+            assert "Nguồn dữ liệu" in page and "Hệ thống Một cửa điện tử" in page
         finally:
             daemon.stop()
             ws.close()

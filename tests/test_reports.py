@@ -63,15 +63,21 @@ def test_xlsx_has_a_sheet_per_table_frozen_headers_filters_and_number_formats(re
     book = openpyxl.load_workbook(paths["xlsx"])
     tables = [t for s in content.sections for t in s.tables]
     assert len(book.sheetnames) == 1 + len(tables) + 1  # summary, tables, charts
-    dossiers = next(book[n] for n in book.sheetnames if n.startswith("Danh sách hồ sơ"))
-    assert dossiers.freeze_panes in ("A2", "B2") and dossiers.auto_filter.ref.startswith("A1:")
-    assert dossiers.max_row == 1 + len(result.discrepancies) + len(result.resolved)
-    codes = {dossiers.cell(r, 2).value for r in range(2, dossiers.max_row + 1)}
+    dossiers = book["Hồ sơ sai lệch"]
+    # A title row names the table; the header is the second row, frozen and filtered.
+    assert dossiers.cell(1, 1).value == "Danh sách hồ sơ sai lệch"
+    assert dossiers.freeze_panes in ("A3", "B3") and dossiers.auto_filter.ref.startswith("A2:")
+    assert dossiers.max_row == 2 + len(result.discrepancies) + len(result.resolved)
+    codes = {dossiers.cell(r, 2).value for r in range(3, dossiers.max_row + 1)}
     assert codes == {d.dossier_code for d in (*result.discrepancies, *result.resolved)}
+    # Each sheet's name says which system its figures come from.
+    assert [n for n in book.sheetnames if n.startswith("B")][:2] == [
+        "B1 Công bố Một cửa", "B2 Công bố Cổng DVCQG"]
     form = book[book.sheetnames[1]]
-    assert form.cell(1, 1).value == "Đơn vị"
-    assert form.cell(2, 6).number_format == "#,##0" and isinstance(form.cell(2, 6).value, int)
-    assert form.cell(2, 16).number_format == "0.0%" and 0 <= form.cell(2, 16).value <= 1
+    assert form.cell(1, 1).value.startswith("Bảng 1. Số liệu công bố trên Hệ thống Một cửa")
+    assert form.cell(2, 1).value == "Đơn vị"
+    assert form.cell(3, 6).number_format == "#,##0" and isinstance(form.cell(3, 6).value, int)
+    assert form.cell(3, 16).number_format == "0.0%" and 0 <= form.cell(3, 16).value <= 1
     assert book["Biểu đồ"]._charts, "native Excel charts"
     summary = "\n".join(str(c.value) for row in book["Tóm tắt"].iter_rows() for c in row if c.value)
     assert "Độc lập - Tự do - Hạnh phúc" in summary and "Từ ngày" in summary

@@ -22,7 +22,7 @@ from nq57sync.reconcile import FIELD_NAMES_VI, KIND_VI, STATE_VI, ReconcileResul
 from nq57sync.rules import METRIC_NAMES_VI
 from nq57sync_storage import Store
 
-SOURCE_NAMES_VI = {"motcua": "Hệ thống Một cửa điện tử", "dvcqg": "Cổng Dịch vụ công quốc gia"}
+SOURCE_NAMES_VI = vi.SOURCE_NAMES
 INDEX_GROUPS_VI = {"CKMB": "Công khai, minh bạch", "TDGQ": "Tiến độ giải quyết",
                    "TTTT": "Dịch vụ trực tuyến", "CLGQ": "Thanh toán trực tuyến",
                    "MDHL": "Mức độ hài lòng", "MDSH": "Số hoá hồ sơ"}
@@ -55,6 +55,8 @@ class Table:
     note: str = ""
     #: xlsx writes every row; the other formats stop here and say how many remain.
     shown: int | None = None
+    #: The Excel sheet's name (31 characters at most), saying which system it shows.
+    sheet: str = ""
 
 
 @attrs.frozen
@@ -114,7 +116,7 @@ def fmt(cell: Cell) -> str:
 
 
 def _source_name(source: str) -> str:
-    return SOURCE_NAMES_VI.get(source, source)
+    return vi.source_name(source)
 
 
 def _form_row(label: str, m: Mapping[str, int]) -> tuple[Cell, ...]:
@@ -129,10 +131,10 @@ def _total(rows: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
 
 
 def form_table(title: str, rows: Mapping[str, Mapping[str, int]], names: Mapping[str, str],
-               note: str = "") -> Table:
+               note: str = "", sheet: str = "") -> Table:
     body = [_form_row(names.get(code, code), rows[code]) for code in sorted(rows)]
     body.append(_form_row("Tổng cộng", _total(rows)))
-    return Table(title, FORM_HEADER, tuple(body), note)
+    return Table(title, FORM_HEADER, tuple(body), note, sheet=sheet)
 
 
 def statistics_paragraph(unit: str, result: ReconcileResult, m: Mapping[str, int],
@@ -187,14 +189,19 @@ def build(result: ReconcileResult, store: Store, config: Config, pm: Any = None,
              else f"số liệu tính từ hồ sơ của {_source_name(left)}")
     tables = []
     if left_pub:
-        tables.append(form_table(f"Bảng 1. Số liệu công bố trên {_source_name(left)}", left_pub, names))
+        tables.append(form_table(f"Bảng 1. Số liệu công bố trên {_source_name(left)}", left_pub,
+                                 names, sheet=f"B1 Công bố {vi.source_name(left, short=True)}"))
     if right_pub:
-        tables.append(form_table(f"Bảng {len(tables) + 1}. Số liệu công bố trên {_source_name(right)}",
-                                 right_pub, names))
+        n = len(tables) + 1
+        tables.append(form_table(f"Bảng {n}. Số liệu công bố trên {_source_name(right)}",
+                                 right_pub, names,
+                                 sheet=f"B{n} Công bố {vi.source_name(right, short=True)}"))
+    n = len(tables) + 1
     tables.append(form_table(
-        f"Bảng {len(tables) + 1}. Số liệu đối chiếu tính từ hồ sơ ({_source_name(left)})",
+        f"Bảng {n}. Số liệu đối chiếu tính từ hồ sơ ({_source_name(left)})",
         reconciled, names,
-        "Chỉ tính hồ sơ tiếp nhận trong kỳ; hồ sơ kỳ trước chuyển qua không có trong ảnh chụp."))
+        "Chỉ tính hồ sơ tiếp nhận trong kỳ; hồ sơ kỳ trước chuyển qua không có trong ảnh chụp.",
+        sheet=f"B{n} Từ hồ sơ {vi.source_name(left, short=True)}"))
     sections.append(Section(
         "I. KẾT QUẢ TIẾP NHẬN, GIẢI QUYẾT HỒ SƠ",
         (statistics_paragraph(rep.unit_name, result, _total(main_figures), f"Nguồn: {basis}"),),
@@ -214,17 +221,17 @@ def build(result: ReconcileResult, store: Store, config: Config, pm: Any = None,
         paragraphs.append("Hai hệ thống khớp nhau hoàn toàn trong kỳ này.")
     kind_table = Table("Bảng sai lệch theo loại", ("Loại sai lệch", "Số lượng"),
                        (*((KIND_VI[k], n) for k, n in by_kind.items()),
-                        ("Tổng cộng", len(result.discrepancies))))
+                        ("Tổng cộng", len(result.discrepancies))), sheet="Sai lệch theo loại")
     dossier_rows = tuple(
         (i, d.dossier_code, names.get(d.agency_code, d.agency_code), KIND_VI[d.kind],
-         FIELD_NAMES_VI.get(d.field or "", ""), d.left or "—", d.right or "—",
-         STATE_VI[d.state], d.action)
+         FIELD_NAMES_VI.get(d.field or "", "—"), vi.field_value(d.field, d.left),
+         vi.field_value(d.field, d.right), STATE_VI[d.state], d.action)
         for i, d in enumerate((*result.discrepancies, *result.resolved), 1))
     dossier_table = Table(
         "Danh sách hồ sơ sai lệch",
         ("STT", "Mã hồ sơ", "Đơn vị", "Loại sai lệch", "Trường", _source_name(left),
          _source_name(right), "Tình trạng", "Đề xuất xử lý"),
-        dossier_rows, shown=LIST_LIMIT)
+        dossier_rows, shown=LIST_LIMIT, sheet="Hồ sơ sai lệch")
     per_agency = Counter(names.get(d.agency_code, d.agency_code) for d in result.discrepancies)
     top = per_agency.most_common(12)
     charts = (
@@ -253,7 +260,7 @@ def build(result: ReconcileResult, store: Store, config: Config, pm: Any = None,
          "Giải thích bằng hồ sơ", "Chưa giải thích", "Số hồ sơ liên quan"),
         tuple((names.get(a.agency_code, a.agency_code), METRIC_NAMES_VI[a.metric], a.left, a.right,
                a.difference, a.explained, a.unexplained, len(a.explained_by))
-              for a in comparisons), shown=LIST_LIMIT),)))
+              for a in comparisons), shown=LIST_LIMIT, sheet="Chỉ tiêu lệch hai nguồn"),)))
 
     # IV. Consistency rules.
     violations = result.rule_violations
@@ -263,8 +270,9 @@ def build(result: ReconcileResult, store: Store, config: Config, pm: Any = None,
          "buộc của biểu mẫu báo cáo hoặc quy tắc bổ sung." if violations
          else "Số liệu công bố thỏa mọi phép cộng bắt buộc của biểu mẫu báo cáo.",),
         (Table("Vi phạm quy tắc", ("Quy tắc", "Nguồn", "Đơn vị", "Nội dung"),
-               tuple((v.rule, _source_name(v.source), names.get(v.agency_code, v.agency_code),
-                      v.detail) for v in violations), shown=LIST_LIMIT),)))
+               tuple((vi.rule_name(v.rule), _source_name(v.source),
+                      names.get(v.agency_code, v.agency_code), v.detail) for v in violations),
+               shown=LIST_LIMIT, sheet="Vi phạm quy tắc"),)))
 
     # V. The 766 index.
     sections.append(_index_section(store, result, names))
@@ -306,8 +314,10 @@ def _agency_names(store: Store, result: ReconcileResult) -> dict[str, str]:
 
 def trend_chart(rows: list[dict[str, Any]]) -> Chart:
     """Received, resolved and late by month (rows of `Store.monthly_trend`)."""
+    this_month = f"{dt.datetime.now(VN_TZ):%Y-%m}"
     return Chart("trend", "Hồ sơ theo tháng tiếp nhận", "line",
-                 tuple(f"{r['month'][5:]}/{r['month'][:4]}" for r in rows),
+                 tuple(f"{r['month'][5:]}/{r['month'][:4]}"
+                       + (" (chưa hết tháng)" if r["month"] >= this_month else "") for r in rows),
                  (("Tiếp nhận", tuple(float(r["received"]) for r in rows)),
                   ("Đã giải quyết", tuple(float(r["resolved"]) for r in rows)),
                   ("Giải quyết quá hạn", tuple(float(r["late"]) for r in rows))),
@@ -325,8 +335,12 @@ def _index_section(store: Store, result: ReconcileResult, names: Mapping[str, st
     previous = {s.agency_code: s.total for s in store.index_scores(history[1]["id"])} if len(
         history) > 1 else {}
     groups = list(INDEX_MAXIMA)
+    def score(value: float | None) -> float | None:
+        return None if value is None else round(value, 2)
+
     rows = tuple(
-        (s.rank, names.get(s.agency_code, s.name), *(s.groups.get(g) for g in groups), s.total,
+        (s.rank, names.get(s.agency_code, s.name), *(score(s.groups.get(g)) for g in groups),
+         score(s.total),
          None if s.agency_code not in previous else round(s.total - previous[s.agency_code], 2))
         for s in sorted(latest, key=lambda s: (s.rank or 10**6)))
     averages = tuple(sum(s.groups.get(g, 0) for s in latest) / len(latest) for g in groups)
@@ -341,7 +355,7 @@ def _index_section(store: Store, result: ReconcileResult, names: Mapping[str, st
         (Table("Điểm Bộ chỉ số 766 theo đơn vị",
                ("Xếp hạng", "Đơn vị", *(f"{INDEX_GROUPS_VI[g]} (tối đa {INDEX_MAXIMA[g]})"
                                          for g in groups), "Tổng điểm", "Thay đổi so với lần trước"),
-               rows, shown=LIST_LIMIT),),
+               rows, shown=LIST_LIMIT, sheet="Chỉ số 766"),),
         (Chart("index_groups", "Điểm trung bình theo nhóm chỉ số 766", "bar",
                tuple(INDEX_GROUPS_VI[g] for g in groups),
                (("Điểm trung bình", averages), ("Điểm tối đa", tuple(float(INDEX_MAXIMA[g])

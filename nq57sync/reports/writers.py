@@ -24,7 +24,14 @@ _env = jinja2.Environment(
 )
 _env.globals.update(fmt=fmt, rows=table_rows,
                     is_number=lambda c: isinstance(c, (int, float, Percent)) and c is not None,
-                    md=lambda c: fmt(c).replace("|", "\\|").replace("\n", " "))
+                    md=lambda c: _md(c))
+
+
+def _md(cell: Cell) -> str:
+    """A cell inside a Markdown table: pipes escaped, one line, whole numbers whole."""
+    if isinstance(cell, float) and cell.is_integer():
+        cell = int(cell)
+    return fmt(cell).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
 def write(content: ReportContent, path: Path, fmt_name: str | None = None) -> Path:
@@ -72,68 +79,89 @@ def write_xlsx(content: ReportContent, path: Path) -> None:
     book = Workbook()
     summary = book.active
     summary.title = "Tóm tắt"
-    for line in (content.parent_body, content.unit_name, content.place_and_date, "",
-                 content.title, content.subtitle, content.period_line):
+    # The issuing body on the left (A), the national motto on the right (C), as on paper.
+    summary.column_dimensions["A"].width = 70
+    summary.column_dimensions["B"].width = 4
+    summary.column_dimensions["C"].width = 50
+    for row, (left, right) in enumerate(((content.parent_body, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
+                                         (content.unit_name, "Độc lập - Tự do - Hạnh phúc"),
+                                         ("", content.place_and_date)), 1):
+        summary.cell(row, 1, _xlsx_value(left)).font = Font(bold=row == 2)
+        summary.cell(row, 3, _xlsx_value(right)).font = Font(bold=row < 3, italic=row == 3)
+        summary.cell(row, 3).alignment = Alignment(horizontal="center")
+    for line in ("", content.title, content.subtitle, content.period_line):
         summary.append([_xlsx_value(line)])
-    summary["E1"] = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
-    summary["E2"] = "Độc lập - Tự do - Hạnh phúc"
+    wrap = Alignment(wrap_text=True, vertical="top")
+
+    def paragraph(text: str, **font: bool) -> None:
+        summary.append([_xlsx_value(text)])
+        row = summary.max_row
+        summary.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
+        summary.cell(row, 1).alignment = wrap
+        summary.cell(row, 1).font = Font(**font)
+        summary.row_dimensions[row].height = 15 * max(1, -(-len(text) // 120))
+
     for section in content.sections:
         summary.append([])
-        summary.append([_xlsx_value(section.title)])
-        summary.cell(summary.max_row, 1).font = Font(bold=True)
-        for paragraph in section.paragraphs:
-            summary.append([_xlsx_value(paragraph)])
-            summary.cell(summary.max_row, 1).alignment = Alignment(wrap_text=True, vertical="top")
-    summary.column_dimensions["A"].width = 150
+        paragraph(section.title, bold=True)
+        for text in section.paragraphs:
+            paragraph(text)
     used = {summary.title}
     header_fill = PatternFill("solid", fgColor="DDE6F0")
     for section in content.sections:
         for table in section.tables:
-            sheet = book.create_sheet(_sheet_name(table.title, used))
+            sheet = book.create_sheet(_sheet_name(table.sheet or table.title, used))
+            # A title row names the table and its source; the header is the second row.
+            sheet.append([_xlsx_value(table.title)])
+            sheet.cell(1, 1).font = Font(bold=True, size=12)
             sheet.append([_xlsx_value(h) for h in table.header])
-            for cell in sheet[1]:
+            for cell in sheet[2]:
                 cell.font, cell.fill = Font(bold=True), header_fill
                 cell.alignment = Alignment(wrap_text=True, vertical="center")
+            widths = [len(h) for h in table.header]
             for row in table.rows:
                 sheet.append([_xlsx_value(c) for c in row])
-                for cell, value in zip(sheet[sheet.max_row], row, strict=False):
+                for i, (cell, value) in enumerate(zip(sheet[sheet.max_row], row, strict=False)):
                     if isinstance(value, Percent):
                         cell.number_format = "0.0%"
                     elif isinstance(value, int):
                         cell.number_format = "#,##0"
                     elif isinstance(value, float):
                         cell.number_format = "#,##0.00"
-            sheet.freeze_panes = "B2" if len(table.header) > 6 else "A2"
+                    elif isinstance(value, str) and len(value) > 60:
+                        cell.alignment = wrap
+                    widths[i] = max(widths[i], len(fmt(value)))
+            sheet.freeze_panes = "B3" if len(table.header) > 6 else "A3"
             if table.rows:
-                sheet.auto_filter.ref = (f"A1:{get_column_letter(len(table.header))}"
-                                         f"{len(table.rows) + 1}")
-            for i, title in enumerate(table.header, 1):
-                sheet.column_dimensions[get_column_letter(i)].width = min(60, max(10, len(title) + 2))
+                sheet.auto_filter.ref = (f"A2:{get_column_letter(len(table.header))}"
+                                         f"{len(table.rows) + 2}")
+            for i, width in enumerate(widths, 1):
+                sheet.column_dimensions[get_column_letter(i)].width = min(60, max(8, width + 2))
     charts_sheet = None
+    start = 1
     for chart in content.charts():
         if not chart.categories:
             continue
         if charts_sheet is None:
             charts_sheet = book.create_sheet("Biểu đồ")
-        start = charts_sheet.max_row + 2 if charts_sheet.max_row > 1 else 1
-        charts_sheet.cell(start, 1, chart.title).font = Font(bold=True)
-        charts_sheet.cell(start + 1, 1, "")
+            charts_sheet.column_dimensions["A"].width = 28
+        charts_sheet.cell(start, 1, _xlsx_value(chart.title)).font = Font(bold=True)
         for j, (name, _) in enumerate(chart.series, 2):
             charts_sheet.cell(start + 1, j, _xlsx_value(name))
         for i, category in enumerate(chart.categories):
             charts_sheet.cell(start + 2 + i, 1, _xlsx_value(category))
             for j, (_, values) in enumerate(chart.series, 2):
-                charts_sheet.cell(start + 2 + i, j, values[i])
+                charts_sheet.cell(start + 2 + i, j, round(values[i], 2))
         drawing = LineChart() if chart.kind == "line" else BarChart()
         drawing.title = chart.title
-        drawing.height, drawing.width = 7.5, 18
+        drawing.height, drawing.width = 7.5, 18   # centimetres: about 15 rows
         end = start + 1 + len(chart.categories)
         drawing.add_data(Reference(charts_sheet, min_col=2, max_col=1 + len(chart.series),
                                    min_row=start + 1, max_row=end), titles_from_data=True)
         drawing.set_categories(Reference(charts_sheet, min_col=1, min_row=start + 2, max_row=end))
         charts_sheet.add_chart(drawing, f"{get_column_letter(len(chart.series) + 3)}{start}")
-        for _ in range(16 - len(chart.categories)):
-            charts_sheet.append([])
+        # The next chart starts below both this one's data and its drawing.
+        start = max(end, start + 16) + 2
     _no_formulas(book)
     book.save(path)
 

@@ -46,7 +46,6 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from nq57sync import vi
-from nq57sync.codes import CHANNEL_NAMES_VI, STATUS_NAMES_VI, Channel, Status
 from nq57sync.config import Config
 from nq57sync.errors import ConfigError, Nq57Error, PeriodError
 from nq57sync.listen import listen
@@ -161,18 +160,8 @@ class PasswordGate(BaseHTTPMiddleware):
 
 
 def _value(field: str, row: dict[str, Any] | None) -> str:
-    if row is None:
-        return "—"
-    value = row.get(field)
-    if value is None or value == "":
-        return "—"
-    if field == "status":
-        return f"{value} – {STATUS_NAMES_VI.get(Status(int(value)), '')}"
-    if field == "channel":
-        return f"{value} – {CHANNEL_NAMES_VI.get(Channel(int(value)), '')}"
-    if field.endswith("_at"):
-        return vi.datetime(dt.datetime.fromisoformat(value))
-    return str(value)
+    return "—" if row is None else vi.field_value(field, None if row.get(field) is None
+                                                  else str(row.get(field)))
 
 
 def create_app(config: Config, *, host: str = "127.0.0.1") -> Starlette:
@@ -261,8 +250,10 @@ def create_app(config: Config, *, host: str = "127.0.0.1") -> Starlette:
             for code in agencies:
                 rows.append({"code": code, "name": ctx["names"].get(code, code),
                              "views": [(label, src.get(code)) for label, src in (
-                                 (run["left"]["source"] + " (công bố)", published["left"]),
-                                 (run["right"]["source"] + " (công bố)", published["right"]),
+                                 (vi.source_name(run["left"]["source"], short=True)
+                                  + " (công bố)", published["left"]),
+                                 (vi.source_name(run["right"]["source"], short=True)
+                                  + " (công bố)", published["right"]),
                                  ("Đối chiếu (từ hồ sơ)", details["figures"]["left"]))],
                              "impact": impact.get(code)})
             by_kind = run["summary"]["by_kind"]
