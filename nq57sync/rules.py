@@ -224,7 +224,7 @@ def _published_vs_dossiers(store: Store, config: Config, snap: Snapshot, rows: l
         earlier = [s for s in store.complete_overlapping(snap.source, period) if s.id <= snap.id]
         if not cover(snap.source, period, earlier).complete:
             notes.append(
-                f"Số liệu công bố của nguồn “{snap.source}” kỳ {vi.date(period.start)}–"
+                f"Số liệu công bố của {vi.source_name(snap.source)} kỳ {vi.date(period.start)}–"
                 f"{vi.date(period.end)} chưa đối chiếu được với hồ sơ: kho chưa có đủ hồ sơ "
                 "của kỳ đó.")
             continue
@@ -250,8 +250,9 @@ def _published_vs_dossiers(store: Store, config: Config, snap: Snapshot, rows: l
                     continue  # the part that differs is blamed, not the total it sums into
                 if metric in PAUSABLE and counted["paused"] and abs(difference) <= counted["paused"]:
                     notes.append(
-                        f"{_where(row)}: số {METRIC_NAMES_VI[metric]} công bố trên nguồn "
-                        f"“{snap.source}” là {vi.number(published[metric])}, tính lại từ hồ sơ được "
+                        f"{_where(row)}: số {METRIC_NAMES_VI[metric]} công bố trên "
+                        f"{vi.source_name(snap.source)} là {vi.number(published[metric])}, tính lại "
+                        f"từ hồ sơ được "
                         f"{vi.number(counted[metric])}; chênh lệch có thể do cách tính "
                         f"{vi.number(counted['paused'])} hồ sơ đang chờ bổ sung hoặc thực hiện "
                         "nghĩa vụ tài chính (khóa reconcile.paused = \"pending\" hoặc "
@@ -273,7 +274,7 @@ def _published_vs_dossiers(store: Store, config: Config, snap: Snapshot, rows: l
                      "dossier_codes": members}))
         if unknown_carry:
             notes.append(
-                f"Nguồn “{snap.source}”, kỳ {vi.date(period.start)}–{vi.date(period.end)}: chỉ "
+                f"{vi.source_name(snap.source)}, kỳ {vi.date(period.start)}–{vi.date(period.end)}: chỉ "
                 f"đối chiếu số tiếp nhận mới của {vi.number(len(unknown_carry))} đơn vị với hồ sơ; "
                 "số đã giải quyết, đang giải quyết, rút và từ chối còn gồm hồ sơ kỳ trước chuyển "
                 "qua mà kho chưa có đủ hoặc chưa cập nhật sau khi kỳ khóa sổ (hãy đồng bộ hoặc "

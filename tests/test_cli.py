@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -122,3 +123,46 @@ def test_killing_a_pull_midway_leaves_no_partial_snapshot(project):
     states = {s["source"]: s["state"] for s in json.loads(run(["snapshots", "--json"], cwd,
                                                               env).stdout)}
     assert states == {"slow": "failed", "files": "complete"}
+
+
+#: English that click or a library would print if left untranslated.
+ENGLISH = re.compile(r"Usage|Options|Commands|Show this|show the|\brequired\b|No such|is not a|"
+                     r"not one of|Error\b|Try '|PERIOD_TYPE|\bTEXT\b|\bINTEGER\b|\bPATH\b|"
+                     r"default:|Missing|unexpected|does not exist|Address already|"
+                     r"Traceback|Expected|\[OPTIONS\]|COMMAND|ARGS", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("args", [
+    ["syn"], ["snapshots", "--limit", "abc"], ["sync"], ["sync", "--period"],
+    ["reconcile", "--period", "2025-11", "--format", "pdf"], ["--bogus"],
+    ["sync", "--period", "2025-13"], ["import", "--source", "files"],
+    ["serve", "--port", "99999"], ["snapshots", "--source", "khong-co"], ["status", "extra"],
+    ["--help"], ["sync", "--help"], ["import", "--help"], ["reconcile", "--help"],
+    ["report", "--help"], ["serve", "--help"], ["doctor", "--help"], ["demo", "--help"],
+])
+def test_every_message_a_user_can_trigger_is_vietnamese(project, args):
+    cwd, env = project
+    done = run(args, cwd, env, check=False)
+    text = done.stdout + done.stderr
+    assert not ENGLISH.search(text), ENGLISH.search(text).group(0) + ": " + text[:400]
+    if "--help" not in args:
+        assert done.returncode == 2 and done.stderr.startswith("Lỗi: ")
+        assert len(done.stderr.strip().splitlines()) <= 2  # one sentence (wrapped at most once)
+
+
+def test_toml_syntax_and_a_busy_port_are_one_vietnamese_line(project):
+    import socket
+
+    cwd, env = project
+    (cwd / "bad.toml").write_text('[store\npath = "x.db"\n', encoding="utf-8")
+    bad = run(["doctor", "--config", "bad.toml"], cwd, env, check=False)
+    assert bad.returncode == 2 and "sai cú pháp TOML ở dòng 1, cột" in bad.stdout
+    assert not ENGLISH.search(bad.stdout)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        run(["sync", "--period", "2025-11", "--source", "files"], cwd, env)
+        served = run(["serve", "--port", str(port)], cwd, env, check=False)
+    assert served.returncode == 2
+    assert served.stderr.startswith(f"Lỗi: Không mở được cổng {port} cho bảng theo dõi: cổng")

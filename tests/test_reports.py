@@ -171,3 +171,38 @@ def test_a_plugin_adds_a_section_to_every_format(tmp_path, monkeypatch):
         assert "Theo dõi riêng lĩnh vực đất đai." in (tmp_path / "r.html").read_text(encoding="utf-8")
         assert any(p.text == "Phụ lục: hồ sơ đất đai" for p in docx.Document(tmp_path / "r.docx").paragraphs)
         assert any(n.startswith("Phụ lục") for n in openpyxl.load_workbook(tmp_path / "r.xlsx").sheetnames)
+
+
+#: What no person at the centre should have to read in a report: internal codes, English
+#: words, ISO timestamps, raw status or channel codes alone, rule ids, -0.
+FORBIDDEN = [
+    r"\bon_time\b", r"\blate\b", r"\bearly\b", r"\bin_time\b", r"\boverdue\b",
+    r"\breceived_(parts|balance|total|online)\b", r"\bresolved_parts\b", r"\bpending_parts\b",
+    r"\bpublished_vs_dossiers\b", r"\bcumulative_non_decreasing\b", r"\b(motcua|dvcqg)\b",
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", r"\(complete\)", r"\bstatus\b", r"\bchannel\b",
+    r"\bNone\b", r"\bnull\b", r"-0(,0+)?\b", r"\b(\d+) so với \1\b",
+]
+
+
+def _report_texts(paths):
+    document = docx.Document(paths["docx"])
+    yield "docx", "\n".join([p.text for p in document.paragraphs] + [
+        c.text for t in document.tables for r in t.rows for c in r.cells])
+    book = openpyxl.load_workbook(paths["xlsx"])
+    yield "xlsx", "\n".join(str(c.value) for s in book.worksheets for r in s.iter_rows()
+                            for c in r if c.value is not None)
+    yield "html", lxml.html.fromstring(paths["html"].read_bytes()).text_content()
+    yield "md", paths["md"].read_text(encoding="utf-8")
+
+
+def test_no_internal_code_english_word_or_iso_timestamp_where_a_person_reads(reported):
+    result, _content, paths = reported
+    assert any(d.field == "status" for d in result.discrepancies)
+    for fmt, text in _report_texts(paths):
+        for pattern in FORBIDDEN:
+            found = re.search(pattern, text)
+            assert found is None, f"{fmt}: “{found and found.group(0)}” in " + text[
+                max(0, found.start() - 80):found.end() + 80] if found else ""
+        # Status and channel values carry their names.
+        assert re.search(r"(?<!\d)(10 – Đã trả kết quả|9 – Đã xử lý xong|4 – Đang xử lý)", text)
+        assert re.search(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", text)
