@@ -145,6 +145,12 @@ def write_xlsx(content: ReportContent, path: Path) -> None:
         if charts_sheet is None:
             charts_sheet = book.create_sheet("Biểu đồ")
             charts_sheet.column_dimensions["A"].width = 28
+            for column in "BCDE":
+                charts_sheet.column_dimensions[column].width = 16
+            # Printed (or turned into PDF) one page wide, in landscape: charts whole.
+            charts_sheet.page_setup.orientation = "landscape"
+            charts_sheet.sheet_properties.pageSetUpPr.fitToPage = True
+            charts_sheet.page_setup.fitToWidth, charts_sheet.page_setup.fitToHeight = 1, 0
         charts_sheet.cell(start, 1, _xlsx_value(chart.title)).font = Font(bold=True)
         for j, (name, _) in enumerate(chart.series, 2):
             charts_sheet.cell(start + 1, j, _xlsx_value(name))
