@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from nq57sync.model import VN_TZ
 from nq57sync.period import Period
 from nq57sync_storage import Store
 
@@ -157,9 +158,11 @@ def period_trend(store: Store, limit: int = 12) -> list[dict[str, Any]]:
         figures = json.loads(r["details"] or "{}").get("figures", {}).get("left", {})
         total = {k: sum(m.get(k, 0) for m in figures.values())
                  for k in ("received_total", "resolved_total", "resolved_late")}
+        under_way = r["period_end"] >= dt.datetime.now(VN_TZ).date().isoformat()
         out.append({"month": f"{r['period_start']}", "label":
                     f"{r['period_start'][8:10]}/{r['period_start'][5:7]}–"
-                    f"{r['period_end'][8:10]}/{r['period_end'][5:7]}/{r['period_end'][:4]}",
+                    f"{r['period_end'][8:10]}/{r['period_end'][5:7]}/{r['period_end'][:4]}"
+                    + (" (chưa hết kỳ)" if under_way else ""),
                     "received": total["received_total"], "resolved": total["resolved_total"],
                     "late": total["resolved_late"]})
     return out
