@@ -6,6 +6,7 @@ Each plugin maps its source's codes onto these and keeps the raw value.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import unicodedata
 
@@ -91,6 +92,7 @@ _CHANNEL_BY_NAME = {_fold(name): channel for channel, name in CHANNEL_NAMES_VI.i
     _fold("Bưu chính công ích"): Channel.POSTAL}
 
 
+@functools.lru_cache(maxsize=256)  # a handful of names, on every row of an export
 def status_from_name(name: str) -> Status:
     try:
         return _STATUS_BY_NAME[_fold(name)]
@@ -98,6 +100,7 @@ def status_from_name(name: str) -> Status:
         raise DataError(f"Trạng thái hồ sơ không xác định: “{name.strip()[:60]}”.") from None
 
 
+@functools.lru_cache(maxsize=256)
 def channel_from_name(name: str) -> Channel:
     try:
         return _CHANNEL_BY_NAME[_fold(name)]

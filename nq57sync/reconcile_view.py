@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from nq57sync import vi
+from nq57sync.coverage import Coverage
+from nq57sync.model import Snapshot
 from nq57sync.reconcile import FIELD_NAMES_VI, KIND_VI, STATE_VI, ReconcileResult
 from nq57sync.rules import METRIC_NAMES_VI
 from nq57sync.text import csv_safe
@@ -28,9 +30,14 @@ def render_csv(result: ReconcileResult, columns: tuple[str, ...]) -> str:
 def render_table(result: ReconcileResult, width: int | None = None) -> str:
     console = Console(file=io.StringIO(), width=width or 160, record=True, color_system=None)
     p = result.period
+    def used(snapshot: Snapshot, found: Coverage | None) -> str:
+        snapshots = found.used if found else (snapshot,)
+        return "ảnh chụp " + ", ".join(f"số {s.id} ({s.period.label})" for s in snapshots)
+
     console.print(
-        f"Đối chiếu “{result.left.source}” (ảnh chụp số {result.left.id}) với "
-        f"“{result.right.source}” (ảnh chụp số {result.right.id}), {p.describe_vi().lower()}.",
+        f"Đối chiếu {vi.source_name(result.left.source)} ({used(result.left, result.left_cover)})"
+        f" với {vi.source_name(result.right.source)} "
+        f"({used(result.right, result.right_cover)}), {p.describe_vi().lower()}.",
         highlight=False)
     console.print(
         f"Hồ sơ: {vi.number(result.left_dossiers)} bên {result.left.source}, "

@@ -25,7 +25,7 @@ def printable(text: str) -> str:
     the same name from two sources compares equal.
     """
     if text.isascii():
-        return _UNSAFE.sub(REPLACEMENT, text)
+        return text if text.isprintable() else _UNSAFE.sub(REPLACEMENT, text)
     return unicodedata.normalize("NFC", _UNSAFE.sub(REPLACEMENT, text))
 
 
