@@ -389,3 +389,41 @@ def test_doctor_removes_what_killed_reconciliations_left(tmp_path):
     check = next(c for c in report["checks"] if c["name"] == "scratch")
     assert "nq57sync-reconcile-999999999-test" in check["detail"]
     assert not leftover.exists()
+
+
+def test_the_dashboard_serves_https_with_the_configured_certificate(tmp_path, monkeypatch):
+    import os
+    import shutil as sh
+    import socket
+
+    if not sh.which("openssl"):
+        pytest.skip("openssl is not installed")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-keyout", str(tmp_path / "key.pem"),
+                    "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    hostile_store(tmp_path / "s.db", "tls")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "nq57sync.toml").write_text(
+        f'[store]\npath = "s.db"\n[serve]\nport = {port}\ntls_cert = "cert.pem"\n'
+        'tls_key = "key.pem"\n', encoding="utf-8")
+    server = subprocess.Popen([nq57sync_exe(), "serve"], cwd=tmp_path, env=dict(os.environ),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import ssl
+
+    trust = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+    trust.check_hostname = False  # the test certificate names localhost, not 127.0.0.1
+    try:
+        deadline, answer = time.monotonic() + 60, None
+        while time.monotonic() < deadline and answer is None:
+            try:
+                answer = httpx.get(f"https://127.0.0.1:{port}/", verify=trust, timeout=30)
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert answer is not None and answer.status_code == 200
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=10).raise_for_status()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
