@@ -25,9 +25,6 @@ from nq57sync.model import Snapshot
 from nq57sync.period import Period
 from nq57sync.workspace import Workspace
 
-STATE_VI = vi.SNAPSHOT_STATES
-KIND_VI = vi.SNAPSHOT_KINDS
-
 console = Console()
 err_console = Console(stderr=True)
 
@@ -65,7 +62,7 @@ def print_json(data: Any) -> None:
 
 def snapshot_summary(s: Snapshot) -> str:
     return (
-        f"Nguồn “{s.source}”: ảnh chụp số {s.id} ({KIND_VI.get(s.kind, s.kind)}), "
+        f"Nguồn “{s.source}”: ảnh chụp số {s.id} ({vi.SNAPSHOT_KINDS.get(s.kind, s.kind)}), "
         f"{vi.date(s.period.start)}–{vi.date(s.period.end)}: {vi.number(s.dossier_count)} hồ sơ, "
         f"{vi.number(s.versions_added)} phiên bản mới, {vi.number(s.aggregate_count)} dòng số liệu "
         f"công bố, {vi.number(s.index_count)} dòng chỉ số 766."
@@ -91,7 +88,6 @@ def cli() -> None:
 def demo(output: Path, serve_after: bool, port: int) -> None:
     """Chạy thử toàn bộ: mô phỏng hai hệ thống, đồng bộ, đối chiếu, lập báo cáo."""
     from nq57sync.demo import run_demo
-    from nq57sync.reconcile import KIND_VI
 
     outcome = run_demo(output, lambda line: err_console.print(line, highlight=False))
     result = outcome.result
@@ -102,7 +98,7 @@ def demo(output: Path, serve_after: bool, port: int) -> None:
         f"{vi.number(len(result.discrepancies))} sai lệch, "
         f"{vi.number(len(result.rule_violations))} vi phạm quy tắc số học.", highlight=False)
     for kind, count in result.by_kind().items():
-        console.print(f"  - {KIND_VI[kind]}: {vi.number(count)}", highlight=False)
+        console.print(f"  - {vi.DISCREPANCY_KINDS[kind]}: {vi.number(count)}", highlight=False)
     console.print("Các tệp kết quả:", highlight=False)
     for path in outcome.files.values():
         console.print(f"  {path}", highlight=False)
@@ -193,9 +189,9 @@ def snapshots(source: str | None, limit: int, config_path: Path, as_json: bool) 
             table.add_column(header, justify=justify)  # type: ignore[arg-type]
         for s in items:
             table.add_row(
-                str(s.id), s.source, KIND_VI.get(s.kind, s.kind),
+                str(s.id), s.source, vi.SNAPSHOT_KINDS.get(s.kind, s.kind),
                 f"{vi.date(s.period.start)}–{vi.date(s.period.end)}",
-                STATE_VI.get(s.state, s.state), vi.datetime(s.started_at),
+                vi.SNAPSHOT_STATES.get(s.state, s.state), vi.datetime(s.started_at),
                 vi.number(s.dossier_count), vi.number(s.versions_added), s.error or "",
             )
         console.print(table)
@@ -302,7 +298,6 @@ def serve(host: str | None, port: int | None, config_path: Path) -> None:
 @json_option
 def status(config_path: Path, as_json: bool) -> None:
     """Lần chạy trước và sau của từng việc, tình trạng nguồn, sai lệch đang mở."""
-    from nq57sync.reconcile import KIND_VI
     from nq57sync.status import collect
 
     with Workspace.from_config(config_path) as ws:
@@ -339,10 +334,10 @@ def status(config_path: Path, as_json: bool) -> None:
             "tốt" if s["healthy"] else f"lỗi: {s['last_error'] or 'xem nhật ký'}")
     console.print(sources)
     open_ = info["open_discrepancies"]
+    kinds = ", ".join(f"{vi.DISCREPANCY_KINDS.get(k, k)}: {vi.number(n)}"
+                      for k, n in open_["by_kind"].items())
     console.print(f"Sai lệch đang mở: {vi.number(open_['total'])}"
-                  + ("" if not open_["by_kind"] else " (" + ", ".join(
-                      f"{KIND_VI.get(k, k)}: {vi.number(n)}" for k, n in open_["by_kind"].items())
-                     + ")"), highlight=False)
+                  + (f" ({kinds})" if kinds else ""), highlight=False)
     console.print(f"Kho dữ liệu: {info['store']['path']}, "
                   f"{vi.number(info['store']['bytes'] / 1e6, 1)} MB, "
                   f"{vi.number(info['store']['snapshots'])} ảnh chụp.", highlight=False)

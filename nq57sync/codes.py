@@ -10,6 +10,7 @@ import functools
 import re
 import unicodedata
 
+from nq57sync import vi
 from nq57sync.errors import DataError
 
 
@@ -45,24 +46,8 @@ class ApplicantType(enum.IntEnum):
     OTHER = 4
 
 
-STATUS_NAMES_VI: dict[Status, str] = {
-    Status.SUBMITTED: "Mới đăng ký",
-    Status.RECEIVED: "Đã tiếp nhận",
-    Status.NOT_RECEIVED: "Không được tiếp nhận",
-    Status.IN_PROCESS: "Đang xử lý",
-    Status.SUPPLEMENT_REQUESTED: "Yêu cầu bổ sung",
-    Status.FINANCIAL_OBLIGATION: "Yêu cầu thực hiện nghĩa vụ tài chính",
-    Status.WITHDRAWAL_REQUESTED: "Rút hồ sơ",
-    Status.STOPPED: "Dừng xử lý",
-    Status.FINISHED: "Đã xử lý xong",
-    Status.RETURNED: "Đã trả kết quả",
-}
-
-CHANNEL_NAMES_VI: dict[Channel, str] = {
-    Channel.DIRECT: "Trực tiếp",
-    Channel.ONLINE: "Trực tuyến",
-    Channel.POSTAL: "Bưu chính",
-}
+STATUS_NAMES_VI: dict[Status, str] = {Status(k): name for k, name in vi.STATUS_NAMES.items()}
+CHANNEL_NAMES_VI: dict[Channel, str] = {Channel(k): name for k, name in vi.CHANNEL_NAMES.items()}
 
 #: Statuses after which a dossier no longer counts as pending.
 FINISHED_STATUSES = frozenset({Status.FINISHED, Status.RETURNED})
@@ -76,16 +61,7 @@ def _fold(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip().casefold()
 
 
-#: Other names the one-stop system's screens and exports give the same statuses (modeled
-#: on iGate's dossierStatus names, sources.md).
-STATUS_ALIASES_VI: dict[str, Status] = {
-    "Chờ tiếp nhận": Status.SUBMITTED,
-    "Không tiếp nhận": Status.NOT_RECEIVED,
-    "Chờ bổ sung": Status.SUPPLEMENT_REQUESTED,
-    "Chờ thực hiện nghĩa vụ tài chính": Status.FINANCIAL_OBLIGATION,
-    "Đã rút hồ sơ": Status.WITHDRAWAL_REQUESTED,
-    "Có kết quả": Status.FINISHED,
-}
+STATUS_ALIASES_VI = {name: Status(k) for name, k in vi.STATUS_ALIASES.items()}
 _STATUS_BY_NAME = {_fold(name): status for status, name in STATUS_NAMES_VI.items()} | {
     _fold(name): status for name, status in STATUS_ALIASES_VI.items()}
 _CHANNEL_BY_NAME = {_fold(name): channel for channel, name in CHANNEL_NAMES_VI.items()} | {

@@ -36,21 +36,11 @@ KINDS = ("missing_in_right", "missing_in_left", "status_mismatch", "timeliness_m
          "channel_mismatch", "procedure_mismatch", "agency_mismatch", "date_mismatch",
          "sync_pending")
 DATE_FIELDS = ("received_at", "due_at", "finished_at", "returned_at")
-FIELD_NAMES_VI = {"status": "trạng thái", "timeliness": "tình trạng đúng hạn",
-                  "channel": "kênh tiếp nhận", "procedure_code": "mã thủ tục (MaTTHC)",
-                  "agency_code": "mã đơn vị (MaDinhDanh)", "received_at": "ngày tiếp nhận",
-                  "due_at": "ngày hẹn trả", "finished_at": "ngày kết thúc xử lý",
-                  "returned_at": "ngày trả kết quả"}
-KIND_VI = {
-    "missing_in_right": "Thiếu hồ sơ ở nguồn đối chiếu", "missing_in_left": "Thừa hồ sơ ở nguồn đối chiếu",
-    "status_mismatch": "Lệch trạng thái", "timeliness_mismatch": "Lệch tình trạng đúng hạn",
-    "channel_mismatch": "Lệch kênh tiếp nhận", "procedure_mismatch": "Lệch mã thủ tục",
-    "agency_mismatch": "Lệch đơn vị xử lý", "date_mismatch": "Lệch ngày",
-    "sync_pending": "Đang chờ đồng bộ",
-}
-STATE_VI = {"new": "mới", "open": "còn mở", "resolved": "đã khắc phục"}
-TIMELINESS_VI = {"early": "trước hạn", "on_time": "đúng hạn", "late": "quá hạn",
-                 "in_time": "đang trong hạn", "overdue": "đang quá hạn"}
+# The labels live in `vi` (one catalogue); these names stay for existing imports.
+FIELD_NAMES_VI = vi.FIELD_NAMES
+KIND_VI = vi.DISCREPANCY_KINDS
+STATE_VI = vi.DISCREPANCY_STATES
+TIMELINESS_VI = vi.TIMELINESS
 
 
 @attrs.frozen

@@ -27,15 +27,7 @@ from nq57sync.model import METRICS, VN_TZ, AggregateRow, Snapshot
 from nq57sync.period import Period
 from nq57sync_storage import Store
 
-METRIC_NAMES_VI = {
-    "carried_over": "kỳ trước chuyển qua", "received_online": "tiếp nhận trực tuyến",
-    "received_direct": "tiếp nhận trực tiếp", "received_postal": "tiếp nhận qua bưu chính",
-    "received_total": "tổng tiếp nhận", "resolved_early": "giải quyết trước hạn",
-    "resolved_on_time": "giải quyết đúng hạn", "resolved_late": "giải quyết quá hạn",
-    "resolved_total": "tổng đã giải quyết", "pending_in_time": "đang giải quyết trong hạn",
-    "pending_overdue": "đang giải quyết quá hạn", "pending_total": "tổng đang giải quyết",
-    "withdrawn": "rút hồ sơ", "rejected": "từ chối",
-}
+METRIC_NAMES_VI = vi.METRIC_NAMES  # the catalogue is `vi`'s
 #: Figures of one period that only ever grow while the period is re-pulled.
 CUMULATIVE = ("received_online", "received_direct", "received_postal", "received_total",
               "resolved_total", "withdrawn", "rejected")

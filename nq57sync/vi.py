@@ -45,6 +45,67 @@ def signed(value: float | int, decimals: int = 0) -> str:
 
 
 # -- labels a person reads instead of codes -------------------------------------
+# Every Vietnamese label lives here; other modules import them (domain.md's names).
+
+#: `TrangThaiHoSo` → its name, as exports and screens show it.
+STATUS_NAMES: dict[int, str] = {
+    1: "Mới đăng ký",
+    2: "Đã tiếp nhận",
+    3: "Không được tiếp nhận",
+    4: "Đang xử lý",
+    5: "Yêu cầu bổ sung",
+    6: "Yêu cầu thực hiện nghĩa vụ tài chính",
+    7: "Rút hồ sơ",
+    8: "Dừng xử lý",
+    9: "Đã xử lý xong",
+    10: "Đã trả kết quả",
+}
+#: `KenhThucHien` → its name.
+CHANNEL_NAMES: dict[int, str] = {
+    1: "Trực tiếp",
+    2: "Trực tuyến",
+    3: "Bưu chính",
+}
+#: Other names the one-stop system's screens and exports give the same statuses
+#: (modeled on iGate's dossierStatus names, sources.md).
+STATUS_ALIASES: dict[str, int] = {
+    "Chờ tiếp nhận": 1,
+    "Không tiếp nhận": 3,
+    "Chờ bổ sung": 5,
+    "Chờ thực hiện nghĩa vụ tài chính": 6,
+    "Đã rút hồ sơ": 7,
+    "Có kết quả": 9,
+}
+#: Dossier fields, as a discrepancy names them.
+FIELD_NAMES = {"status": "trạng thái", "timeliness": "tình trạng đúng hạn",
+               "channel": "kênh tiếp nhận", "procedure_code": "mã thủ tục (MaTTHC)",
+               "agency_code": "mã đơn vị (MaDinhDanh)", "received_at": "ngày tiếp nhận",
+               "due_at": "ngày hẹn trả", "finished_at": "ngày kết thúc xử lý",
+               "returned_at": "ngày trả kết quả"}
+#: Discrepancy kinds (interface.md) and their lifecycle states.
+DISCREPANCY_KINDS = {
+    "missing_in_right": "Thiếu hồ sơ ở nguồn đối chiếu",
+    "missing_in_left": "Thừa hồ sơ ở nguồn đối chiếu",
+    "status_mismatch": "Lệch trạng thái", "timeliness_mismatch": "Lệch tình trạng đúng hạn",
+    "channel_mismatch": "Lệch kênh tiếp nhận", "procedure_mismatch": "Lệch mã thủ tục",
+    "agency_mismatch": "Lệch đơn vị xử lý", "date_mismatch": "Lệch ngày",
+    "sync_pending": "Đang chờ đồng bộ",
+}
+DISCREPANCY_STATES = {"new": "mới", "open": "còn mở", "resolved": "đã khắc phục"}
+#: The standard form's metrics.
+METRIC_NAMES = {
+    "carried_over": "kỳ trước chuyển qua", "received_online": "tiếp nhận trực tuyến",
+    "received_direct": "tiếp nhận trực tiếp", "received_postal": "tiếp nhận qua bưu chính",
+    "received_total": "tổng tiếp nhận", "resolved_early": "giải quyết trước hạn",
+    "resolved_on_time": "giải quyết đúng hạn", "resolved_late": "giải quyết quá hạn",
+    "resolved_total": "tổng đã giải quyết", "pending_in_time": "đang giải quyết trong hạn",
+    "pending_overdue": "đang giải quyết quá hạn", "pending_total": "tổng đang giải quyết",
+    "withdrawn": "rút hồ sơ", "rejected": "từ chối",
+}
+#: The 766 index's groups.
+INDEX_GROUPS = {"CKMB": "Công khai, minh bạch", "TDGQ": "Tiến độ giải quyết",
+                "TTTT": "Dịch vụ trực tuyến", "CLGQ": "Thanh toán trực tuyến",
+                "MDHL": "Mức độ hài lòng", "MDSH": "Số hoá hồ sơ"}
 
 #: Display names of the built-in sources (a source of another name shows its name).
 SOURCE_NAMES = {"motcua": "Hệ thống Một cửa điện tử", "dvcqg": "Cổng Dịch vụ công quốc gia"}

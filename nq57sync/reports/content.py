@@ -23,9 +23,7 @@ from nq57sync.rules import METRIC_NAMES_VI
 from nq57sync_storage import Store
 
 SOURCE_NAMES_VI = vi.SOURCE_NAMES
-INDEX_GROUPS_VI = {"CKMB": "Công khai, minh bạch", "TDGQ": "Tiến độ giải quyết",
-                   "TTTT": "Dịch vụ trực tuyến", "CLGQ": "Thanh toán trực tuyến",
-                   "MDHL": "Mức độ hài lòng", "MDSH": "Số hoá hồ sơ"}
+INDEX_GROUPS_VI = vi.INDEX_GROUPS  # the catalogue is `vi`'s
 INDEX_MAXIMA = {"CKMB": 18, "TDGQ": 20, "TTTT": 12, "CLGQ": 10, "MDHL": 18, "MDSH": 22}
 FORM_HEADER = ("Đơn vị", "Kỳ trước chuyển qua", "Trực tuyến", "Trực tiếp", "Bưu chính",
                "Tổng tiếp nhận", "Trước hạn", "Đúng hạn", "Quá hạn", "Tổng đã giải quyết",
