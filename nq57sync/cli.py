@@ -44,6 +44,17 @@ def period_type(value: str | Period) -> Period:
     return value if isinstance(value, Period) else Period.parse(value)
 
 
+PERIOD_FORMS = "2025-11, 2025-11@nd09, 2025-Q4, 2025, 2025-11-01..2025-11-30"
+
+
+def period_option(*, required: bool = True, help: str = "") -> Callable[..., Any]:
+    """`--period`, declared once (as sqlite-utils shares its options)."""
+    # No `default` when required: click 8.3 takes an explicit None as a given value.
+    extra: dict[str, Any] = {} if required else {"default": None}
+    return click.option("--period", "period", required=required, type=period_type,
+                        help=help or f"Kỳ: {PERIOD_FORMS}.", **extra)
+
+
 def snapshot_json(s: Snapshot) -> dict[str, Any]:
     return {
         "id": s.id, "source": s.source, "plugin": s.plugin, "kind": s.kind, "scope": s.scope,
@@ -86,7 +97,11 @@ def cli() -> None:
               help="Sau đó mở bảng theo dõi cho đến khi nhấn Ctrl+C.")
 @click.option("--port", default=8057, show_default=True, help="Cổng của bảng theo dõi.")
 def demo(output: Path, serve_after: bool, port: int) -> None:
-    """Chạy thử toàn bộ: mô phỏng hai hệ thống, đồng bộ, đối chiếu, lập báo cáo."""
+    """Chạy thử toàn bộ: mô phỏng hai hệ thống, đồng bộ, đối chiếu, lập báo cáo.
+
+    \b
+    Ví dụ: nq57sync demo --output thu-nghiem --serve
+    """
     from nq57sync.demo import run_demo
 
     outcome = run_demo(output, lambda line: err_console.print(line, highlight=False))
@@ -116,13 +131,17 @@ def demo(output: Path, serve_after: bool, port: int) -> None:
 
 
 @cli.command()
-@click.option("--period", "period", required=True, type=period_type,
-              help="Kỳ: 2025-11, 2025-11@nd09, 2025-Q4, 2025, 2025-11-01..2025-11-30.")
+@period_option()
 @click.option("--source", default=None, help="Chỉ đồng bộ nguồn này.")
 @config_option
 @json_option
 def sync(period: Period, source: str | None, config_path: Path, as_json: bool) -> None:
-    """Chụp số liệu và hồ sơ của từng nguồn cho một kỳ."""
+    """Chụp số liệu và hồ sơ của từng nguồn cho một kỳ.
+
+    \b
+    Ví dụ: nq57sync sync --period 2025-11@nd09
+           nq57sync sync --period 2025-11 --source dvcqg
+    """
     with Workspace.from_config(config_path) as ws:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=err_console,
@@ -143,8 +162,8 @@ def sync(period: Period, source: str | None, config_path: Path, as_json: bool) -
 
 @cli.command("import")
 @click.option("--source", required=True, help="Tên nguồn trong cấu hình.")
-@click.option("--period", "period", default=None, type=period_type,
-              help="Kỳ mà tệp được xuất cho (mặc định: tháng chứa mọi ngày tiếp nhận trong tệp).")
+@period_option(required=False,
+               help="Kỳ mà tệp được xuất cho (mặc định: tháng chứa mọi ngày tiếp nhận trong tệp).")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @config_option
 @json_option
@@ -152,6 +171,7 @@ def import_(source: str, period: Period | None, file: Path, config_path: Path,
             as_json: bool) -> None:
     """Chụp từ tệp xuất (.xls dạng bảng HTML, .xlsx, .csv).
 
+    \b
     Ví dụ: nq57sync import --source dvcqg --period 2025-11 danh-sach-thang-11.xls
     """
     with Workspace.from_config(config_path) as ws:
@@ -171,7 +191,11 @@ def import_(source: str, period: Period | None, file: Path, config_path: Path,
 @config_option
 @json_option
 def snapshots(source: str | None, limit: int, config_path: Path, as_json: bool) -> None:
-    """Các ảnh chụp trong kho, mới nhất trước."""
+    """Các ảnh chụp trong kho, mới nhất trước.
+
+    \b
+    Ví dụ: nq57sync snapshots --source motcua --limit 10
+    """
     with Workspace.from_config(config_path) as ws:
         if source is not None:
             ws.source(source)  # an unknown name is an error that lists the known ones
@@ -202,8 +226,7 @@ CSV_COLUMNS = ("id", "kind", "dossier_code", "agency_code", "procedure_code", "f
 
 
 @cli.command()
-@click.option("--period", "period", required=True, type=period_type,
-              help="Kỳ: 2025-11, 2025-11@nd09, 2025-Q4, 2025, 2025-11-01..2025-11-30.")
+@period_option()
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="Dạng kết quả.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -213,7 +236,13 @@ CSV_COLUMNS = ("id", "kind", "dossier_code", "agency_code", "procedure_code", "f
 @config_option
 def reconcile(period: Period, fmt: str, output: Path | None, exit_code: bool,
               config_path: Path) -> None:
-    """Đối chiếu ảnh chụp mới nhất của hai nguồn cho một kỳ."""
+    """Đối chiếu hai nguồn cho một kỳ, từ các ảnh chụp phủ kỳ đó.
+
+    \b
+    Ví dụ: nq57sync reconcile --period 2025-11
+           nq57sync reconcile --period 2025-Q4 --format csv --output sai-lech.csv
+           nq57sync reconcile --period 2025-11 --format json --exit-code
+    """
     from nq57sync.reconcile_view import render_csv, render_table
 
     with Workspace.from_config(config_path) as ws:
@@ -238,15 +267,18 @@ def reconcile(period: Period, fmt: str, output: Path | None, exit_code: bool,
 
 
 @cli.command()
-@click.option("--period", "period", required=True, type=period_type,
-              help="Kỳ: 2025-11, 2025-11@nd09, 2025-Q4, 2025, 2025-11-01..2025-11-30.")
+@period_option()
 @click.option("--format", "fmt", type=click.Choice(["docx", "xlsx", "html", "md"]), default=None,
               help="Định dạng (mặc định: theo đuôi tệp --output).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Tệp báo cáo cần ghi.")
 @config_option
 def report(period: Period, fmt: str | None, output: Path, config_path: Path) -> None:
-    """Lập báo cáo cho Trung tâm Phục vụ hành chính công."""
+    """Lập báo cáo cho Trung tâm Phục vụ hành chính công.
+
+    \b
+    Ví dụ: nq57sync report --period 2025-11@nd09 --output bao-cao.docx
+    """
     with Workspace.from_config(config_path) as ws:
         result = ws.reconcile(period)
         written = ws.report(result, output, fmt)
@@ -259,7 +291,11 @@ def report(period: Period, fmt: str | None, output: Path, config_path: Path) -> 
               help="Ghi nhật ký vào tệp (mặc định: màn hình).")
 @config_option
 def daemon(log_file: Path | None, config_path: Path) -> None:
-    """Chạy lịch đồng bộ, đối chiếu, báo cáo cho đến khi bị dừng (Ctrl+C, SIGTERM)."""
+    """Chạy lịch đồng bộ, đối chiếu, báo cáo cho đến khi bị dừng (Ctrl+C, SIGTERM).
+
+    \b
+    Ví dụ: nq57sync daemon --log-file nq57sync.log
+    """
     import faulthandler
     import logging
     import signal
@@ -283,7 +319,11 @@ def daemon(log_file: Path | None, config_path: Path) -> None:
 @click.option("--port", default=None, type=int, help="Cổng (mặc định 8057).")
 @config_option
 def serve(host: str | None, port: int | None, config_path: Path) -> None:
-    """Bảng theo dõi trên trình duyệt."""
+    """Bảng theo dõi trên trình duyệt.
+
+    \b
+    Ví dụ: nq57sync serve --port 8057
+    """
     from nq57sync.config import Config
     from nq57sync.web.app import serve as run_server
 
@@ -297,7 +337,11 @@ def serve(host: str | None, port: int | None, config_path: Path) -> None:
 @config_option
 @json_option
 def status(config_path: Path, as_json: bool) -> None:
-    """Lần chạy trước và sau của từng việc, tình trạng nguồn, sai lệch đang mở."""
+    """Lần chạy trước và sau của từng việc, tình trạng nguồn, sai lệch đang mở.
+
+    \b
+    Ví dụ: nq57sync status --json
+    """
     from nq57sync.status import collect
 
     with Workspace.from_config(config_path) as ws:
@@ -347,7 +391,11 @@ def status(config_path: Path, as_json: bool) -> None:
 @config_option
 @json_option
 def doctor(config_path: Path, as_json: bool) -> None:
-    """Kiểm tra kho dữ liệu và cấu hình."""
+    """Kiểm tra kho dữ liệu và cấu hình (không cần mạng).
+
+    \b
+    Ví dụ: nq57sync doctor --config nq57sync-demo/nq57sync.toml
+    """
     from nq57sync.doctor import run_checks
 
     report = run_checks(config_path)

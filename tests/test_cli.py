@@ -166,3 +166,13 @@ def test_toml_syntax_and_a_busy_port_are_one_vietnamese_line(project):
         served = run(["serve", "--port", str(port)], cwd, env, check=False)
     assert served.returncode == 2
     assert served.stderr.startswith(f"Lỗi: Không mở được cổng {port} cho bảng theo dõi: cổng")
+
+
+def test_every_command_is_in_the_readme_with_an_example_in_its_help():
+    """As datasette's documentation tests: a command added without words fails here."""
+    from nq57sync.cli import cli
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name, command in cli.commands.items():
+        assert f"nq57sync {name}" in readme, f"README does not show `nq57sync {name}`"
+        assert f"nq57sync {name}" in (command.help or ""), f"`{name} --help` has no example"
