@@ -101,7 +101,8 @@ class Workspace:
         ca_bundle = source.ca_bundle
         if ca_bundle is not None and not ca_bundle.is_file():
             raise source.config_error("ca_bundle", f"chỉ tới tệp không tồn tại ({ca_bundle})")
-        budget = RequestBudget(self.store.path, source.name, source.daily_request_budget)
+        budget = RequestBudget(self.open_store(create=True).path, source.name,
+                               source.daily_request_budget)
         return SourceClient(
             source.name,
             requests_per_second=source.requests_per_second,
