@@ -32,7 +32,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from nq57sync import alerts, vi
 from nq57sync.errors import Cancelled, Nq57Error, UsageError
 from nq57sync.files import sweep_scratch
-from nq57sync.http import RequestBudget
 from nq57sync.listen import listen, port_error
 from nq57sync.model import VN_TZ
 from nq57sync.period import Period
@@ -251,14 +250,9 @@ class Daemon:
             if (now - dt.datetime.fromisoformat(row["last_run"])).total_seconds() < wait:
                 store.record_job(job_id, "skipped", f"đang giãn cách sau {failures} lần lỗi")
                 return
-        source = self.ws.source(name)
-        budget = RequestBudget(store.path, name, source.daily_request_budget)
-        try:
-            left = budget.remaining()
-        finally:
-            budget.close()
+        left = self.ws.budget_left(name)
         if left < self.schedule.min_budget_left:
-            key = (name, RequestBudget.today())
+            key = (name, dt.datetime.now(VN_TZ).date().isoformat())
             if key not in self._budget_alerted:
                 self._budget_alerted.add(key)
                 self._alert("budget", f"Nguồn “{name}” sắp hết hạn mức yêu cầu",

@@ -16,7 +16,6 @@ import functools
 import json
 import logging
 import random
-import sqlite3
 import ssl
 import threading
 import time
@@ -79,54 +78,41 @@ class RateLimiter:
 
 
 class RequestBudget:
-    """A per-source daily request count kept in the store, so restarts don't reset it.
+    """A per-source daily request count; kept by the store (so restarts don't reset it)
+    or, without a store, in memory.
 
-    It has its own connection: the store's main connection may be inside a
-    snapshot transaction on another thread.
+    The store's counter has its own connection: the store's main connection may be
+    inside a snapshot transaction on another thread.
     """
 
     def __init__(self, store_path: Path | None, source: str, limit: int) -> None:
+        from nq57sync_storage.budget import BudgetCounter
+
         self.source = source
         self.limit = limit
         self._lock = threading.Lock()
         self._memory_used = 0
-        self._conn = None
-        if store_path is not None:
-            self._conn = sqlite3.connect(store_path, isolation_level=None, timeout=30,
-                                         check_same_thread=False)
-            self._conn.execute("PRAGMA busy_timeout = 30000")
+        self._counter = BudgetCounter(store_path, source) if store_path is not None else None
 
     @staticmethod
     def today() -> str:
         return dt.datetime.now(VN_TZ).date().isoformat()
 
     def used(self) -> int:
-        if self._conn is None:
+        if self._counter is None:
             return self._memory_used
-        row = self._conn.execute(
-            "SELECT used FROM request_budget WHERE source = ? AND day = ?",
-            (self.source, self.today())).fetchone()
-        return int(row[0]) if row else 0
+        return self._counter.used(self.today())
 
     def remaining(self) -> int:
         return max(0, self.limit - self.used())
 
     def spend(self) -> None:
         with self._lock:
-            if self._conn is None:
+            if self._counter is None:
                 if self._memory_used >= self.limit:
                     raise self._exhausted()
                 self._memory_used += 1
-                return
-            day = self.today()
-            self._conn.execute(
-                "INSERT OR IGNORE INTO request_budget (source, day, used) VALUES (?, ?, 0)",
-                (self.source, day))
-            changed = self._conn.execute(
-                "UPDATE request_budget SET used = used + 1"
-                " WHERE source = ? AND day = ? AND used < ?",
-                (self.source, day, self.limit)).rowcount
-            if not changed:
+            elif not self._counter.spend(self.today(), self.limit):
                 raise self._exhausted()
 
     def _exhausted(self) -> BudgetExhausted:
@@ -138,8 +124,8 @@ class RequestBudget:
         )
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        if self._counter is not None:
+            self._counter.close()
 
 
 def _retry_after(response: httpx.Response) -> float | None:

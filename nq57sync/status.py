@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from nq57sync.http import RequestBudget
 from nq57sync.workspace import Workspace
 
 
@@ -13,17 +12,13 @@ def collect(ws: Workspace) -> dict[str, Any]:
     jobs = {row["job_id"]: row for row in store.jobs()}
     sources = []
     # Configured sources first, then any the store knows that this configuration does not.
-    stored = [r["source"] for r in store.query("SELECT DISTINCT source FROM snapshots")]
+    stored = store.sources()
     for name in [*ws.sources, *(s for s in stored if s not in ws.sources)]:
         source = ws.sources.get(name)
         last = store.snapshots(name, 1)
         complete = store.latest_complete(name)
         limit = source.daily_request_budget if source else None
-        budget = RequestBudget(store.path, name, limit or 0)
-        try:
-            used = budget.used()
-        finally:
-            budget.close()
+        used = ws.budget_used(name)
         job = jobs.get(f"sync:{name}", {})
         failures = int(job.get("failures") or 0)
         sources.append({
@@ -37,9 +32,7 @@ def collect(ws: Workspace) -> dict[str, Any]:
             "requests_today": used, "request_budget": limit,
             "healthy": failures == 0 and (not last or last[0].state != "failed"),
         })
-    open_by_kind = {row["kind"]: row["n"] for row in store.query(
-        "SELECT kind, count(*) AS n FROM discrepancies WHERE state = 'open' GROUP BY kind"
-        " ORDER BY n DESC")}
+    open_by_kind = store.open_by_kind()
     return {
         "store": {"path": str(store.path), "bytes": store.size_bytes(),
                   "snapshots": len(store.snapshots())},

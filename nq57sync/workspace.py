@@ -91,6 +91,18 @@ class Workspace:
         self.config.source(name)  # the error that lists known names
         return self.sources[name]
 
+    def budget_used(self, name: str) -> int:
+        """Requests the source has spent today (the store keeps the count)."""
+        budget = RequestBudget(self.store.path, name, 0)
+        try:
+            return budget.used()
+        finally:
+            budget.close()
+
+    def budget_left(self, name: str) -> int:
+        """Requests the source may still send today under its `daily_request_budget`."""
+        return max(0, self.source(name).daily_request_budget - self.budget_used(name))
+
     def client_for(self, source: SourceConfig,
                    cancel: threading.Event | None = None) -> SourceClient:
         """The polite HTTP client a plugin receives; plugins never open their own.

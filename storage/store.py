@@ -356,6 +356,34 @@ class Store:
             (source, period.end.isoformat(), period.start.isoformat()))
         return [_snapshot_from(row) for row in rows]
 
+    def sources(self) -> list[str]:
+        """Every source the store has snapshots of."""
+        return [r["source"] for r in self.query("SELECT DISTINCT source FROM snapshots")]
+
+    def open_by_kind(self) -> dict[str, int]:
+        """Open discrepancies per kind, most first."""
+        return {row["kind"]: row["n"] for row in self.query(
+            "SELECT kind, count(*) AS n FROM discrepancies WHERE state = 'open' GROUP BY kind"
+            " ORDER BY n DESC")}
+
+    def agency_names(self, snapshot_ids: Iterable[int], source: str) -> dict[str, str]:
+        """Agency names from the snapshots' published figures and the source's dossiers."""
+        ids = json.dumps(sorted(set(snapshot_ids)))
+        rows = self.query(
+            "SELECT DISTINCT agency_code, agency_name FROM aggregates WHERE snapshot_id IN"
+            " (SELECT value FROM json_each(?))"
+            " UNION SELECT DISTINCT agency_code, agency_name FROM dossier_versions"
+            " WHERE source = ? AND valid_to IS NULL AND agency_name <> '' LIMIT 5000",
+            (ids, source))
+        return {r["agency_code"]: r["agency_name"] for r in rows if r["agency_name"]}
+
+    def index_snapshots(self, up_to: int, limit: int = 2) -> list[Snapshot]:
+        """The newest complete snapshots holding 766 scores, up to a snapshot id."""
+        rows = self.query(
+            "SELECT * FROM snapshots WHERE state = 'complete' AND index_count > 0 AND id <= ?"
+            " ORDER BY id DESC LIMIT ?", (up_to, limit))
+        return [_snapshot_from(row) for row in rows]
+
     def previous_complete(self, snap: Snapshot) -> Snapshot | None:
         """The source's complete snapshot of exactly the same period before `snap`."""
         rows = self.query(

@@ -302,12 +302,7 @@ def _from_plugin(s: ReportSection) -> Section:
 
 
 def _agency_names(store: Store, result: ReconcileResult) -> dict[str, str]:
-    rows = store.query(
-        "SELECT DISTINCT agency_code, agency_name FROM aggregates WHERE snapshot_id IN (?, ?)"
-        " UNION SELECT DISTINCT agency_code, agency_name FROM dossier_versions"
-        " WHERE source = ? AND valid_to IS NULL AND agency_name <> '' LIMIT 5000",
-        (result.left.id, result.right.id, result.left.source))
-    return {r["agency_code"]: r["agency_name"] for r in rows if r["agency_name"]}
+    return store.agency_names((result.left.id, result.right.id), result.left.source)
 
 
 def trend_chart(rows: list[dict[str, Any]]) -> Chart:
@@ -323,9 +318,8 @@ def trend_chart(rows: list[dict[str, Any]]) -> Chart:
 
 
 def _index_section(store: Store, result: ReconcileResult, names: Mapping[str, str]) -> Section:
-    history = store.query(
-        "SELECT id, finished_at FROM snapshots WHERE state = 'complete' AND index_count > 0"
-        " AND id <= ? ORDER BY id DESC LIMIT 2", (max(result.left.id, result.right.id),))
+    history = [{"id": s.id} for s in store.index_snapshots(max(result.left.id,
+                                                                 result.right.id))]
     if not history:
         return Section("V. BỘ CHỈ SỐ PHỤC VỤ NGƯỜI DÂN, DOANH NGHIỆP (766)",
                        ("Chưa có ảnh chụp nào chứa điểm Bộ chỉ số 766.",))

@@ -55,8 +55,8 @@ from nq57sync.reconcile import FIELD_NAMES_VI, KIND_VI, KINDS, STATE_VI, suggest
 from nq57sync.reports import charts
 from nq57sync.reports.content import INDEX_GROUPS_VI, INDEX_MAXIMA, Chart
 from nq57sync.rules import METRIC_NAMES_VI
-from nq57sync.web import queries
 from nq57sync.workspace import Workspace
+from nq57sync_storage import dashboard as queries
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
 COMPARED = ("status", "channel", "procedure_code", "agency_code", "received_at", "due_at",

@@ -1,4 +1,7 @@
-"""What the dashboard reads: small SQL queries with paging, never whole tables into Python."""
+"""What the dashboard reads: small SQL queries with paging, never whole tables into Python.
+
+The store owns every statement; the dashboard (`nq57sync.web.app`) calls these.
+"""
 
 from __future__ import annotations
 
