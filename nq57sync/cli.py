@@ -126,8 +126,7 @@ def demo(output: Path, serve_after: bool, port: int) -> None:
         from nq57sync.web.app import serve as run_server
 
         config = Config.load(outcome.config)
-        console.print(f"Bảng theo dõi: http://127.0.0.1:{port}/ (Ctrl+C để dừng)", highlight=False)
-        run_server(config, "127.0.0.1", port)
+        run_server(config, "127.0.0.1", port, ready=_announce)
 
 
 @cli.command()
@@ -329,8 +328,7 @@ def serve(host: str | None, port: int | None, config_path: Path) -> None:
 
     config = Config.load(config_path)
     host, port = host or config.serve.host, port or config.serve.port
-    console.print(f"Bảng theo dõi: http://{host}:{port}/ (Ctrl+C để dừng)", highlight=False)
-    run_server(config, host, port)
+    run_server(config, host, port, ready=_announce)
 
 
 @cli.command()
@@ -423,6 +421,10 @@ class VietnamTimeFormatter(logging.Formatter):
 
         when = dt.datetime.fromtimestamp(record.created, VN_TZ)
         return when.strftime(datefmt) if datefmt else when.isoformat(timespec="seconds")
+
+
+def _announce(url: str) -> None:
+    console.print(f"Bảng theo dõi: {url} (Ctrl+C để dừng)", highlight=False)
 
 
 def _usage_message(exc: click.ClickException) -> str:

@@ -371,7 +371,9 @@ def _shares(m: dict[str, int] | None) -> tuple[str, str]:
             vi.percent(vi.share(m["resolved_early"] + m["resolved_on_time"], m["resolved_total"])))
 
 
-def serve(config: Config, host: str, port: int) -> None:
+def serve(config: Config, host: str, port: int,
+          ready: Callable[[str], None] | None = None) -> None:
+    """Serve until stopped; `ready` hears the address once the port is open."""
     import uvicorn
 
     app = create_app(config, host=host)
@@ -379,6 +381,9 @@ def serve(config: Config, host: str, port: int) -> None:
     if (tls.tls_cert is None) != (tls.tls_key is None):
         raise ConfigError("Cần khai báo cả serve.tls_cert và serve.tls_key để bật HTTPS.")
     listening = listen(host, port, "bảng theo dõi")  # a busy port: one sentence, exit 2
+    if ready is not None:
+        scheme = "https" if tls.tls_cert else "http"
+        ready(f"{scheme}://{f'[{host}]' if ':' in host else host or '0.0.0.0'}:{port}/")
     server = uvicorn.Server(uvicorn.Config(
         app, log_level="warning", ssl_certfile=str(tls.tls_cert) if tls.tls_cert else None,
         ssl_keyfile=str(tls.tls_key) if tls.tls_key else None))
