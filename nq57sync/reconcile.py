@@ -180,28 +180,33 @@ def discrepancy_id(left: str, right: str, code: str, base_kind: str, field: str 
 
 @functools.lru_cache(maxsize=4096)  # the same few sentences, for tens of thousands of dossiers
 def suggest(kind: str, base_kind: str, field: str | None, left: str | None, right: str | None,
-            grace_hours: float) -> str:
-    """What an officer should do first, in Vietnamese."""
+            grace_hours: float, left_source: str = "motcua", right_source: str = "dvcqg") -> str:
+    """What an officer should do first, in Vietnamese, naming the two sources as people do.
+
+    `left_source` is the system of record, `right_source` the copy that must agree
+    (for the built-in pair: "Một cửa" and "Cổng DVCQG").
+    """
+    ours, theirs = vi.source_name(left_source, short=True), vi.source_name(right_source, short=True)
     if kind == "sync_pending":
         return (f"Hồ sơ vừa thay đổi trong {vi.number(grace_hours)} giờ qua; chờ hệ thống tự đồng "
                 "bộ, nếu sau thời hạn này vẫn lệch thì đồng bộ lại thủ công.")
     if base_kind == "missing_in_right":
-        return "Đồng bộ lại hồ sơ lên Cổng DVCQG: Cổng chưa có hồ sơ này."
+        return f"Đồng bộ lại hồ sơ lên {theirs}: {theirs} chưa có hồ sơ này."
     if base_kind == "missing_in_left":
-        return ("Xác minh hồ sơ có trên Cổng DVCQG nhưng không có trong hệ thống Một cửa "
-                "(kiểm tra mã hồ sơ, hoặc đề nghị gỡ bản ghi thừa trên Cổng).")
+        return (f"Xác minh hồ sơ có trên {theirs} nhưng không có trong {ours} "
+                f"(kiểm tra mã hồ sơ, hoặc đề nghị gỡ bản ghi thừa trên {theirs}).")
     if base_kind == "status_mismatch":
         def name(v: str | None) -> str:
             return STATUS_NAMES_VI.get(Status(int(v)), v or "") if v and v.isdigit() else "—"
-        return (f"Đồng bộ lại trạng thái lên Cổng DVCQG (Một cửa: “{name(left)}”, "
-                f"Cổng: “{name(right)}”); nếu Một cửa sai thì chuyển bước xử lý cho đúng trước.")
+        return (f"Đồng bộ lại trạng thái lên {theirs} ({ours}: “{name(left)}”, "
+                f"{theirs}: “{name(right)}”); nếu {ours} sai thì chuyển bước xử lý cho đúng trước.")
     if base_kind == "timeliness_mismatch":
-        return (f"Đối chiếu ngày hẹn trả và thời điểm kết thúc xử lý: Một cửa tính "
-                f"“{TIMELINESS_VI.get(left or '', left or '—')}”, Cổng tính "
+        return (f"Đối chiếu ngày hẹn trả và thời điểm kết thúc xử lý: {ours} tính "
+                f"“{TIMELINESS_VI.get(left or '', left or '—')}”, {theirs} tính "
                 f"“{TIMELINESS_VI.get(right or '', right or '—')}”; sửa thời điểm cho đúng rồi "
                 "đồng bộ lại.")
     label = FIELD_NAMES_VI.get(field or "", field or "")
-    return f"Sửa {label} trong hệ thống Một cửa cho đúng rồi đồng bộ lại lên Cổng DVCQG."
+    return f"Sửa {label} trong {ours} cho đúng rồi đồng bộ lại lên {theirs}."
 
 
 # -- SQL ------------------------------------------------------------------------
@@ -465,7 +470,8 @@ class Reconciler:
             kind = "sync_pending" if pending else base
             ident = discrepancy_id(left, right, code, base, field)
             out.append(Discrepancy(ident, kind, base, code, agency, procedure, field, lv, rv,
-                                   day or "", action=suggest(kind, base, field, lv, rv, grace)))
+                                   day or "", action=suggest(kind, base, field, lv, rv, grace,
+                                                             left, right)))
             self._dossier_rows[ident] = (lid, rid)
         kind_order = {k: i for i, k in enumerate(KINDS)}
         return sorted(out, key=lambda d: (kind_order[d.kind], d.agency_code, d.dossier_code,

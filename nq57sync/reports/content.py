@@ -362,8 +362,8 @@ def _first_steps(result: ReconcileResult, names: Mapping[str, str]) -> list[str]
         by_agency[d.agency_code][d.kind] += 1
     sentences = []
     advice = {
-        "missing_in_right": "đồng bộ lại {n} hồ sơ chưa có trên Cổng Dịch vụ công quốc gia",
-        "missing_in_left": "xác minh {n} hồ sơ có trên Cổng nhưng không có trong hệ thống Một cửa",
+        "missing_in_right": "đồng bộ lại {n} hồ sơ chưa có trên {theirs}",
+        "missing_in_left": "xác minh {n} hồ sơ có trên {theirs} nhưng không có trong {ours}",
         "status_mismatch": "đồng bộ lại trạng thái của {n} hồ sơ lệch trạng thái",
         "timeliness_mismatch": "rà soát thời điểm kết thúc xử lý của {n} hồ sơ lệch đúng hạn/quá hạn",
         "channel_mismatch": "sửa kênh tiếp nhận của {n} hồ sơ",
@@ -375,11 +375,13 @@ def _first_steps(result: ReconcileResult, names: Mapping[str, str]) -> list[str]
     ranked = sorted(by_agency.items(), key=lambda item: -sum(item[1].values()))
     for code, kinds in ranked:
         kind, n = max(kinds.items(), key=lambda kv: (kv[1] * (kv[0] != "sync_pending"), kv[1]))
-        sentences.append(f"{names.get(code, code)}: trước hết {advice[kind].format(n=vi.number(n))}"
+        step = advice[kind].format(n=vi.number(n), ours=_source_name(result.left.source),
+                                   theirs=_source_name(result.right.source))
+        sentences.append(f"{names.get(code, code)}: trước hết {step}"
                          f" (tổng cộng {vi.number(sum(kinds.values()))} sai lệch).")
     if not sentences:
-        sentences.append("Các đơn vị tiếp tục duy trì đồng bộ đầy đủ, kịp thời hồ sơ lên Cổng "
-                         "Dịch vụ công quốc gia.")
+        sentences.append("Các đơn vị tiếp tục duy trì đồng bộ đầy đủ, kịp thời hồ sơ lên "
+                         f"{_source_name(result.right.source)}.")
     return sentences
 
 

@@ -187,7 +187,8 @@ def create_app(config: Config, *, host: str = "127.0.0.1") -> Starlette:
                        fmt_dt=lambda t: vi.datetime(dt.datetime.fromisoformat(t)) if t else "—",
                        action_for=lambda d: suggest(d["kind"], d["base_kind"], d["field"],
                                                     d["left_value"], d["right_value"],
-                                                    config.reconcile.sync_grace_hours))
+                                                    config.reconcile.sync_grace_hours,
+                                                    config.reconcile.left, config.reconcile.right))
 
     def workspace() -> Workspace:
         return Workspace(config, pm)
