@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process of this PID exists (this machine's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -30,7 +31,7 @@ def _sweep(path: Path) -> None:
     """Remove temporary files of earlier writes of `path` whose process has died."""
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
         pid = stale.name[len(path.name) + 2:].partition("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not alive(int(pid)):
             stale.unlink(missing_ok=True)
 
 
@@ -80,7 +81,7 @@ def stale_scratch() -> list[Path]:
     for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
         pid = folder.name[len(SCRATCH_PREFIX):].partition("-")[0]
         if pid.isdigit():
-            if not _alive(int(pid)):
+            if not alive(int(pid)):
                 out.append(folder)
         elif time.time() - folder.stat().st_mtime > 86400:  # an older version's, unnamed
             out.append(folder)

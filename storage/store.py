@@ -28,6 +28,7 @@ import attrs
 import sqlite_utils
 
 from nq57sync.errors import StoreError, UsageError
+from nq57sync.files import alive
 from nq57sync.model import (
     DIGEST_LENGTH,
     METRICS,
@@ -123,16 +124,6 @@ def _period_from(row: dict[str, Any], prefix: str = "period_") -> Period:
 
 #: Snapshots this process is writing right now, as (store file, snapshot id).
 _ACTIVE: set[tuple[str, int]] = set()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 #: JSON's `->>` operator (3.38) is used by reconciliation.
@@ -310,7 +301,7 @@ class Store:
         stale = [
             row["id"] for row in self.query(
                 "SELECT id, pid FROM snapshots WHERE state = 'running' AND host = ?", (host,))
-            if not row["pid"] or not _pid_alive(row["pid"])
+            if not row["pid"] or not alive(row["pid"])
             or (row["pid"] == me and (str(self.path), row["id"]) not in _ACTIVE)
         ]
         if stale:

@@ -63,27 +63,27 @@ def _figure(chart: Chart):  # type: ignore[no-untyped-def]
     return fig
 
 
-def svg(chart: Chart) -> str:
+def _render(chart: Chart, fmt: str, out: io.StringIO | io.BytesIO) -> None:
+    """Draw the chart into `out`. Names from sources may hold any character: a glyph the
+    font lacks is drawn as a box, not logged as a warning per character."""
     import matplotlib.pyplot as plt
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Glyph .* missing from font|Tight layout")
         fig = _figure(chart)
-        out = io.StringIO()
-        fig.savefig(out, format="svg")
+        fig.savefig(out, format=fmt)
         plt.close(fig)
+
+
+def svg(chart: Chart) -> str:
+    out = io.StringIO()
+    _render(chart, "svg", out)
     text = out.getvalue()
     # Drop the XML prolog and matplotlib's RDF metadata: the chart goes inline.
     return re.sub(r"<metadata>.*?</metadata>", "", text[text.index("<svg"):], flags=re.S)
 
 
 def png(chart: Chart) -> bytes:
-    import matplotlib.pyplot as plt
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"Glyph .* missing from font|Tight layout")
-        fig = _figure(chart)
-        out = io.BytesIO()
-        fig.savefig(out, format="png")
-        plt.close(fig)
+    out = io.BytesIO()
+    _render(chart, "png", out)
     return out.getvalue()
