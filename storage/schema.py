@@ -163,6 +163,15 @@ CREATE INDEX dossier_versions_current_alt ON dossier_versions (source, alt_code)
 -- `Store._refingerprint` so the next pull does not see every dossier as changed.
 SELECT 1;
 """,
+    7: """
+-- Views for people opening the file in sqlite3 or datasette.
+CREATE VIEW IF NOT EXISTS current_dossiers AS
+    SELECT * FROM dossier_versions WHERE valid_to IS NULL;
+CREATE VIEW IF NOT EXISTS open_discrepancies AS
+    SELECT * FROM discrepancies WHERE state = 'open';
+CREATE VIEW IF NOT EXISTS complete_snapshots AS
+    SELECT * FROM snapshots WHERE state = 'complete';
+""",
 }
 #: Migrations with a step in Python after their SQL (version → Store method name).
 PYTHON_STEPS: dict[int, str] = {6: "_refingerprint"}

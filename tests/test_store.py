@@ -234,8 +234,15 @@ def test_migration_6_refingerprints_the_current_versions(tmp_path):
         pull(store, [make_dossier(i) for i in range(30)])
         right = dict(store.conn.execute("SELECT id, content_hash FROM dossier_versions"))
         store.conn.execute("UPDATE dossier_versions SET content_hash = 'old-fingerprint'")
-        store.conn.execute("DELETE FROM schema_migrations WHERE version = 6")
+        store.conn.execute("DELETE FROM schema_migrations WHERE version >= 6")
     with Store(tmp_path / "s.db") as store:
         assert store.schema_version() == LATEST
         assert dict(store.conn.execute("SELECT id, content_hash FROM dossier_versions")) == right
         assert pull(store, [make_dossier(i) for i in range(30)]).versions_added == 0
+
+
+def test_the_store_opens_with_views_for_people(store):
+    pull(store, [make_dossier(i) for i in range(10)])
+    assert store.conn.execute("SELECT count(*) FROM current_dossiers").fetchone()[0] == 10
+    assert store.conn.execute("SELECT count(*) FROM complete_snapshots").fetchone()[0] == 1
+    assert store.conn.execute("SELECT count(*) FROM open_discrepancies").fetchone()[0] == 0
