@@ -59,7 +59,7 @@ def main() -> None:
     print(f"Generating {n:,} dossiers …", flush=True)
     first = dossiers(n)
     second = [attrs.evolve(d, status=10, status_raw="10", raw={**d.raw, "TrangThaiHoSo": "10"})
-              if i % 100 == 7 else d for i, d in enumerate(first)]
+              if i % 100 == 5 else d for i, d in enumerate(first)]  # status 4 → 10
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
         t1, v1 = timed_pull(store, first, period)
         size1 = store.size_bytes()

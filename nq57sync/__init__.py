@@ -24,6 +24,7 @@ from nq57sync.hooktypes import (
 from nq57sync.model import Agency, AggregateRow, Dossier, IndexScore, Procedure, Snapshot
 from nq57sync.period import Period
 from nq57sync.plugins import hookimpl
+from nq57sync.sources import Source
 
 __version__ = "0.1.0"
 
@@ -60,6 +61,7 @@ __all__ = [
     "Procedure",
     "ReportSection",
     "Snapshot",
+    "Source",
     "SourceConfig",
     "SourceError",
     "Status",

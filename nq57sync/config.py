@@ -68,13 +68,12 @@ def env_name(value: Any, where: str, key: str) -> str:
 
 @attrs.frozen
 class SourceConfig:
-    """One `[[source]]` table; `settings` is what its plugin validated."""
+    """One `[[source]]` table as written; its plugin's `Source.from_config` makes it typed."""
 
     name: str
     plugin: str
     options: Mapping[str, Any]
     config_path: Path | None = None
-    settings: Mapping[str, Any] = attrs.field(factory=dict)
 
     def config_error(self, key: str, message: str) -> ConfigError:
         return ConfigError(f"{_where(self.config_path, self.name)}: khóa “{key}” {message}.")

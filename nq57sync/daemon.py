@@ -35,7 +35,6 @@ from nq57sync.files import sweep_scratch
 from nq57sync.listen import listen, port_error
 from nq57sync.model import VN_TZ
 from nq57sync.period import Period
-from nq57sync.reconcile import KIND_VI
 from nq57sync.workspace import Workspace
 
 log = logging.getLogger("nq57sync.daemon")
@@ -309,7 +308,7 @@ class Daemon:
             if new and len(new) >= self.ws.config.alerts.new_discrepancies:
                 kinds = {}
                 for d in new:
-                    kinds[KIND_VI[d.kind]] = kinds.get(KIND_VI[d.kind], 0) + 1
+                    kinds[vi.DISCREPANCY_KINDS[d.kind]] = kinds.get(vi.DISCREPANCY_KINDS[d.kind], 0) + 1
                 self._alert(
                     "new_discrepancies", f"{vi.number(len(new))} sai lệch mới ({period.label})",
                     "; ".join(f"{k}: {vi.number(n)}" for k, n in kinds.items()),

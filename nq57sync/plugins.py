@@ -12,8 +12,9 @@ import os
 
 import pluggy
 
-from nq57sync import hookspecs
+from nq57sync import hookspecs, vi
 from nq57sync.errors import ConfigError
+from nq57sync.sources import Source
 
 ENTRY_POINT_GROUP = "nq57sync"
 hookimpl = pluggy.HookimplMarker("nq57sync")
@@ -38,5 +39,21 @@ def make_plugin_manager(*extra: object) -> pluggy.PluginManager:
     return pm
 
 
+def source_classes(pm: pluggy.PluginManager) -> dict[str, type[Source]]:
+    """Every registered source class by its `plugin` name; two classes may not share one."""
+    found: dict[str, type[Source]] = {}
+    for classes in pm.hook.nq57sync_register_sources():
+        for cls in classes:
+            if not cls.plugin:
+                raise ConfigError(f"Lớp nguồn {cls.__qualname__} chưa đặt tên plugin (thuộc tính "
+                                  "plugin).")
+            if found.get(cls.plugin, cls) is not cls:
+                raise ConfigError(f"Hai plugin cùng đăng ký nguồn “{cls.plugin}” "
+                                  f"({found[cls.plugin].__module__} và {cls.__module__}).")
+            found[cls.plugin] = cls
+            vi.name_source(cls.plugin, cls.display_name, cls.short_name)
+    return found
+
+
 def source_plugin_names(pm: pluggy.PluginManager) -> list[str]:
-    return sorted({name for names in pm.hook.nq57sync_source_plugins() for name in names})
+    return sorted(source_classes(pm))

@@ -11,7 +11,7 @@ from rich.table import Table
 from nq57sync import vi
 from nq57sync.coverage import Coverage
 from nq57sync.model import Snapshot
-from nq57sync.reconcile import FIELD_NAMES_VI, KIND_VI, STATE_VI, ReconcileResult
+from nq57sync.reconcile import ReconcileResult
 from nq57sync.rules import METRIC_NAMES_VI
 from nq57sync.text import csv_safe
 
@@ -52,16 +52,16 @@ def render_table(result: ReconcileResult, width: int | None = None) -> str:
         kinds.add_column("Loại")
         kinds.add_column("Số lượng", justify="right")
         for kind, count in result.by_kind().items():
-            kinds.add_row(KIND_VI[kind], vi.number(count))
+            kinds.add_row(vi.DISCREPANCY_KINDS[kind], vi.number(count))
         console.print(kinds)
         table = Table(title="Danh sách sai lệch", title_justify="left")
         for header in ("Loại", "Mã hồ sơ", "Đơn vị", "Trường", result.left.source,
                        result.right.source, "Tình trạng", "Việc cần làm"):
             table.add_column(header, overflow="fold")
         for d in result.discrepancies[:SHOWN]:
-            table.add_row(KIND_VI[d.kind], d.dossier_code, d.agency_code,
-                          FIELD_NAMES_VI.get(d.field or "", ""), d.left or "—", d.right or "—",
-                          STATE_VI[d.state], d.action)
+            table.add_row(vi.DISCREPANCY_KINDS[d.kind], d.dossier_code, d.agency_code,
+                          vi.FIELD_NAMES.get(d.field or "", ""), d.left or "—", d.right or "—",
+                          vi.DISCREPANCY_STATES[d.state], d.action)
         console.print(table)
         if len(result.discrepancies) > SHOWN:
             console.print(f"… và {vi.number(len(result.discrepancies) - SHOWN)} sai lệch khác "

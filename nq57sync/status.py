@@ -17,7 +17,7 @@ def collect(ws: Workspace) -> dict[str, Any]:
         source = ws.sources.get(name)
         last = store.snapshots(name, 1)
         complete = store.latest_complete(name)
-        limit = source.daily_request_budget if source else None
+        limit = source.config.daily_request_budget if source else None
         used = ws.budget_used(name)
         job = jobs.get(f"sync:{name}", {})
         failures = int(job.get("failures") or 0)

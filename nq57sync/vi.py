@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from babel.numbers import format_decimal, format_percent
 
@@ -107,10 +108,12 @@ INDEX_GROUPS = {"CKMB": "Công khai, minh bạch", "TDGQ": "Tiến độ giải 
                 "TTTT": "Dịch vụ trực tuyến", "CLGQ": "Thanh toán trực tuyến",
                 "MDHL": "Mức độ hài lòng", "MDSH": "Số hoá hồ sơ"}
 
-#: Display names of the built-in sources (a source of another name shows its name).
-SOURCE_NAMES = {"motcua": "Hệ thống Một cửa điện tử", "dvcqg": "Cổng Dịch vụ công quốc gia"}
+#: Display names of sources, by source name (and by plugin name): filled from the source
+#: classes the plugins register (`Source.display_name`) and the configured sources, so
+#: the core names no system itself. A source nobody named shows its own name.
+SOURCE_NAMES: dict[str, str] = {}
 #: Shorter forms for table headings and sheet names.
-SOURCE_SHORT_NAMES = {"motcua": "Một cửa", "dvcqg": "Cổng DVCQG"}
+SOURCE_SHORT_NAMES: dict[str, str] = {}
 SNAPSHOT_STATES = {"running": "đang chạy", "complete": "hoàn tất", "failed": "thất bại"}
 SNAPSHOT_KINDS = {"pull": "đồng bộ", "import": "nhập tệp"}
 TIMELINESS = {"early": "trước hạn", "on_time": "đúng hạn", "late": "quá hạn",
@@ -132,6 +135,13 @@ JOB_NAMES = {"reconcile": "Đối chiếu", "prune": "Dọn phiên bản cũ", "
 
 def source_name(source: str, short: bool = False) -> str:
     return (SOURCE_SHORT_NAMES if short else SOURCE_NAMES).get(source, source)
+
+
+def name_source(source: str, display_name: str, short_name: str = "") -> None:
+    """Record how messages and reports name `source` (a plugin's class or a configured source)."""
+    if display_name:
+        SOURCE_NAMES[source] = display_name
+        SOURCE_SHORT_NAMES[source] = short_name or display_name
 
 
 def rule_name(rule: str) -> str:
@@ -228,3 +238,34 @@ CLICK_MESSAGES = {
 #: Placeholders in help (`--period KỲ`) instead of click's type names (`PERIOD_TYPE`).
 METAVARS = {"period_type": "KỲ", "text": "CHUỖI", "integer": "SỐ", "float": "SỐ",
             "path": "ĐƯỜNG_DẪN", "file": "TỆP", "directory": "THƯ_MỤC", "boolean": "CÓ/KHÔNG"}
+
+
+@functools.lru_cache(maxsize=4096)  # the same few sentences, for tens of thousands of dossiers
+def advice(kind: str, base_kind: str, field: str | None, left: str | None, right: str | None,
+           grace_hours: float, left_source: str, right_source: str) -> str:
+    """What an officer should do first about a discrepancy, naming the two sources as people do.
+
+    `left_source` is the system of record, `right_source` the copy that must agree
+    (for the built-in pair: "Một cửa" and "Cổng DVCQG").
+    """
+    ours, theirs = source_name(left_source, short=True), source_name(right_source, short=True)
+    if kind == "sync_pending":
+        return (f"Hồ sơ vừa thay đổi trong {number(grace_hours)} giờ qua; chờ hệ thống tự đồng "
+                "bộ, nếu sau thời hạn này vẫn lệch thì đồng bộ lại thủ công.")
+    if base_kind == "missing_in_right":
+        return f"Đồng bộ lại hồ sơ lên {theirs}: {theirs} chưa có hồ sơ này."
+    if base_kind == "missing_in_left":
+        return (f"Xác minh hồ sơ có trên {theirs} nhưng không có trong {ours} "
+                f"(kiểm tra mã hồ sơ, hoặc đề nghị gỡ bản ghi thừa trên {theirs}).")
+    if base_kind == "status_mismatch":
+        def name(v: str | None) -> str:
+            return STATUS_NAMES.get(int(v), v) if v and v.isdigit() else "—"
+        return (f"Đồng bộ lại trạng thái lên {theirs} ({ours}: “{name(left)}”, "
+                f"{theirs}: “{name(right)}”); nếu {ours} sai thì chuyển bước xử lý cho đúng trước.")
+    if base_kind == "timeliness_mismatch":
+        return (f"Đối chiếu ngày hẹn trả và thời điểm kết thúc xử lý: {ours} tính "
+                f"“{TIMELINESS.get(left or '', left or '—')}”, {theirs} tính "
+                f"“{TIMELINESS.get(right or '', right or '—')}”; sửa thời điểm cho đúng rồi "
+                "đồng bộ lại.")
+    label = FIELD_NAMES.get(field or "", field or "")
+    return f"Sửa {label} trong {ours} cho đúng rồi đồng bộ lại lên {theirs}."

@@ -23,8 +23,9 @@ from nq57sync.errors import Cancelled, ConfigError, DataError, UsageError
 from nq57sync.http import RequestBudget, SourceClient, tls_context
 from nq57sync.model import VN_TZ, Dossier, Snapshot
 from nq57sync.period import Period
-from nq57sync.plugins import make_plugin_manager, source_plugin_names
+from nq57sync.plugins import make_plugin_manager, source_classes
 from nq57sync.reconcile import Reconciler, ReconcileResult
+from nq57sync.sources import Source
 from nq57sync_storage import Store
 
 #: Called with (dossiers stored so far, total announced by the source or None).
@@ -37,7 +38,8 @@ class Workspace:
     def __init__(self, config: Config, pm: pluggy.PluginManager | None = None) -> None:
         self.config = config
         self.pm = pm or make_plugin_manager()
-        self.sources = {s.name: self._validate(s) for s in config.sources}
+        self.source_classes = source_classes(self.pm)
+        self.sources = {s.name: self._build(s) for s in config.sources}
         self._store: Store | None = None
 
     @classmethod
@@ -45,19 +47,23 @@ class Workspace:
                     ) -> Workspace:
         return cls(Config.load(path), pm)
 
-    def _validate(self, source: SourceConfig) -> SourceConfig:
-        # The core's keys first, so a wrong type fails now, not in the middle of a sync.
+    def _build(self, config: SourceConfig) -> Source:
+        """The configured source as its plugin's object, its options validated now.
+
+        The core's keys first, so a wrong type fails now, not in the middle of a sync.
+        """
         for key in ("requests_per_second", "daily_request_budget", "max_concurrency",
                     "connect_timeout", "read_timeout", "max_retries", "retry_backoff",
                     "max_response_mb", "ca_bundle", "agencies"):
-            getattr(source, key)
-        settings = self.pm.hook.nq57sync_validate_source(source=source)
-        if settings is None:
-            known = ", ".join(source_plugin_names(self.pm)) or "(chưa cài plugin nào)"
-            raise source.config_error(
-                "plugin", f"chỉ tới plugin “{source.plugin}” chưa được cài; các plugin có: {known}")
-        return SourceConfig(source.name, source.plugin, source.options, source.config_path,
-                            dict(settings))
+            getattr(config, key)
+        cls = self.source_classes.get(config.plugin)
+        if cls is None:
+            known = ", ".join(sorted(self.source_classes)) or "(chưa cài plugin nào)"
+            raise config.config_error(
+                "plugin", f"chỉ tới plugin “{config.plugin}” chưa được cài; các plugin có: {known}")
+        source = cls.from_config(config)
+        vi.name_source(config.name, cls.display_name, cls.short_name)
+        return source
 
     @property
     def store(self) -> Store:
@@ -87,7 +93,7 @@ class Workspace:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def source(self, name: str) -> SourceConfig:
+    def source(self, name: str) -> Source:
         self.config.source(name)  # the error that lists known names
         return self.sources[name]
 
@@ -101,32 +107,33 @@ class Workspace:
 
     def budget_left(self, name: str) -> int:
         """Requests the source may still send today under its `daily_request_budget`."""
-        return max(0, self.source(name).daily_request_budget - self.budget_used(name))
+        return max(0, self.source(name).config.daily_request_budget - self.budget_used(name))
 
-    def client_for(self, source: SourceConfig,
+    def client_for(self, source: Source,
                    cancel: threading.Event | None = None) -> SourceClient:
         """The polite HTTP client a plugin receives; plugins never open their own.
 
         With `cancel`, setting the event stops the pull within a fraction of a
         second: waits and requests in flight are abandoned (`Cancelled`).
         """
-        ca_bundle = source.ca_bundle
+        settings = source.config
+        ca_bundle = settings.ca_bundle
         if ca_bundle is not None and not ca_bundle.is_file():
-            raise source.config_error("ca_bundle", f"chỉ tới tệp không tồn tại ({ca_bundle})")
+            raise settings.config_error("ca_bundle", f"chỉ tới tệp không tồn tại ({ca_bundle})")
         budget = RequestBudget(self.open_store(create=True).path, source.name,
-                               source.daily_request_budget)
+                               settings.daily_request_budget)
         return SourceClient(
             source.name,
-            requests_per_second=source.requests_per_second,
-            max_concurrency=source.max_concurrency,
-            connect_timeout=source.connect_timeout,
-            read_timeout=source.read_timeout,
-            max_retries=source.max_retries,
-            retry_backoff=source.retry_backoff,
+            requests_per_second=settings.requests_per_second,
+            max_concurrency=settings.max_concurrency,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            max_retries=settings.max_retries,
+            retry_backoff=settings.retry_backoff,
             budget=budget,
             verify=tls_context(str(ca_bundle) if ca_bundle else None),
             cancel=cancel,
-            max_response_mb=source.max_response_mb,
+            max_response_mb=settings.max_response_mb,
         )
 
     # -- commands ---------------------------------------------------------
@@ -142,25 +149,21 @@ class Workspace:
         return [self.sync_source(self.source(n), period, progress(n) if progress else None,
                                  cancel) for n in names]
 
-    def sync_source(self, source: SourceConfig, period: Period,
+    def sync_source(self, source: Source, period: Period,
                     progress: Progress | None = None,
                     cancel: threading.Event | None = None) -> Snapshot:
         self.open_store(create=True)
-        hook = self.pm.hook
         fetched = self._fetch_period(source, period)
         # The snapshot holds what was listed: for the right side, the days around the
         # period too, so its copies there count as read (and can be retired).
         with self.client_for(source, cancel) as client, self.store.begin_snapshot(
-            source=source.name, plugin=source.plugin, period=fetched, agencies=source.agencies,
+            source=source.name, plugin=source.plugin, period=fetched,
+            agencies=source.config.agencies,
         ) as writer:
-            writer.add_aggregates(
-                hook.nq57sync_fetch_aggregates(source=source, period=period, client=client) or [])
-            writer.add_index_scores(
-                hook.nq57sync_fetch_index_scores(source=source, period=period, client=client)
-                or [])
+            writer.add_aggregates(source.aggregates(period, client))
+            writer.add_index_scores(source.index_scores(period, client))
             done = 0
-            for page in hook.nq57sync_fetch_dossiers(
-                    source=source, period=fetched, client=client) or []:
+            for page in source.dossiers(fetched, client):
                 if cancel is not None and cancel.is_set():
                     raise Cancelled(f"Lượt đồng bộ nguồn “{source.name}” đã dừng theo yêu cầu; "
                                     "không lưu dữ liệu dở dang.")
@@ -198,7 +201,7 @@ class Workspace:
         content = reports.build(result, self.store, self.config, self.pm)
         return reports.write(content, Path(path), fmt)
 
-    def _fetch_period(self, source: SourceConfig, period: Period) -> Period:
+    def _fetch_period(self, source: Source, period: Period) -> Period:
         """The right side's copies are looked for beyond the period's edges."""
         if source.name != self.config.reconcile.right:
             return period
@@ -218,9 +221,7 @@ class Workspace:
         if not file.is_file():
             raise UsageError(f"Không tìm thấy tệp {file}.")
         self.open_store(create=True)
-        imported = self.pm.hook.nq57sync_import_file(source=source, path=file)
-        if imported is None:
-            raise UsageError(f"Plugin “{source.plugin}” của nguồn “{source.name}” không nhập được tệp.")
+        imported = source.import_file(file)
         # A first pass reads the whole file before the store is touched (a bad row loses
         # nothing) and learns its dates; the second stores it page by page. A file
         # plugin may stream (bounded memory) or hand a list.

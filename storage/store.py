@@ -19,7 +19,7 @@ import json
 import os
 import socket
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,9 @@ from nq57sync.model import (
     Snapshot,
 )
 from nq57sync.period import Period
+from nq57sync_storage import lifecycle
+from nq57sync_storage.lifecycle import Found, Pair, Plan, RunRecord
+from nq57sync_storage.matching import Matching, MatchRequest, matching
 from nq57sync_storage.schema import LATEST, MIGRATIONS, PYTHON_STEPS
 
 _DOSSIER_COLUMNS = (
@@ -224,10 +227,9 @@ class Store:
         return row[0] or 0
 
     def _migrate(self) -> None:
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
-        )
+        self.db.table("schema_migrations").create(
+            {"version": int, "applied_at": str}, pk="version", not_null={"applied_at"},
+            if_not_exists=True)
         current = self.schema_version()
         if current > LATEST:
             raise StoreError(
@@ -240,8 +242,8 @@ class Store:
                     conn.execute(statement)
                 if version in PYTHON_STEPS:
                     getattr(self, PYTHON_STEPS[version])(conn)
-                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)",
-                             (version, iso(now_local())))
+                self.db.table("schema_migrations").insert(
+                    {"version": version, "applied_at": iso(now_local())})
 
     @staticmethod
     def _refingerprint(conn: sqlite3.Connection) -> None:
@@ -325,10 +327,11 @@ class Store:
         return [_snapshot_from(row) for row in self.query(sql, params)]
 
     def snapshot(self, snapshot_id: int) -> Snapshot:
-        rows = self.query("SELECT * FROM snapshots WHERE id = ?", (snapshot_id,))
-        if not rows:
+        with self._errors("đọc"):
+            row = next(self.db.table("snapshots").rows_where("id = ?", [snapshot_id]), None)
+        if row is None:
             raise UsageError(f"Không có ảnh chụp số {snapshot_id} trong kho {self.path}.")
-        return _snapshot_from(rows[0])
+        return _snapshot_from(row)
 
     def latest_complete(self, source: str, period: Period | None = None) -> Snapshot | None:
         sql = "SELECT * FROM snapshots WHERE source = ? AND state = 'complete'"
@@ -489,8 +492,9 @@ class Store:
         ]
 
     def index_scores(self, snapshot_id: int) -> list[IndexScore]:
-        rows = self.query("SELECT * FROM index_scores WHERE snapshot_id = ? ORDER BY rank",
-                          (snapshot_id,))
+        with self._errors("đọc"):
+            rows = list(self.db.table("index_scores").rows_where(
+                "snapshot_id = ?", [snapshot_id], order_by="rank"))
         return [
             IndexScore(r["unit_id"], r["name"], r["agency_code"], r["level"], r["rank"],
                        json.loads(r["groups"]), r["total"])
@@ -498,10 +502,9 @@ class Store:
         ]
 
     def version_count(self, source: str | None = None) -> int:
-        sql, params = "SELECT count(*) FROM dossier_versions", ()
-        if source:
-            sql, params = sql + " WHERE source = ?", (source,)
-        return int(self.conn.execute(sql, params).fetchone()[0])
+        versions = self.db.table("dossier_versions")
+        with self._errors("đọc"):
+            return versions.count_where("source = ?", [source]) if source else versions.count
 
     def monthly_trend(self, source: str, months: int = 12) -> list[dict[str, Any]]:
         """Received, resolved and late by month of receipt, from current versions."""
@@ -513,6 +516,24 @@ class Store:
             " WHERE source = ? AND valid_to IS NULL AND received_at IS NOT NULL"
             " GROUP BY month ORDER BY month DESC LIMIT ?", (source, months))
         return rows[::-1]
+
+    # -- reconciliation ---------------------------------------------------
+
+    def matching(self, request: MatchRequest) -> contextlib.AbstractContextManager[Matching]:
+        """Both sides of a reconciliation in working tables, read by `Matching`'s methods."""
+        return matching(self, request)
+
+    def plan_discrepancies(self, pair: Pair, found: Sequence[Found], now: str) -> Plan:
+        """The states recording these discrepancies would give, and the open ones gone. Reads only."""
+        with self._errors("đọc"):
+            return lifecycle.plan(self.conn, pair, found, now)
+
+    def record_reconcile(self, run: RunRecord, pair: Pair, found: Sequence[Found]
+                         ) -> tuple[int, Plan]:
+        """Record a run and its discrepancies' lifecycle in one transaction: (run id, plan)."""
+        # The run's id is this transaction's own, so per-row key checks would only cost.
+        with self.transaction(enforce_foreign_keys=False) as conn:
+            return lifecycle.record(conn, run, pair, found)
 
     # -- retention and the daemon's bookkeeping ----------------------------
 
@@ -534,31 +555,27 @@ class Store:
                    next_run: dt.datetime | None = None) -> int:
         """Remember a daemon job's run; returns its consecutive failures."""
         now = iso(now_local())
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO daemon_jobs (job_id, last_run, last_status, last_error, failures,"
-                " next_run, updated_at) VALUES (:id, :now, :status, :error,"
-                " CASE WHEN :status = 'failed' THEN 1 ELSE 0 END, :next, :now)"
-                " ON CONFLICT (job_id) DO UPDATE SET last_run = :now, last_status = :status,"
-                " last_error = :error, next_run = coalesce(:next, next_run), updated_at = :now,"
-                " failures = CASE WHEN :status = 'failed' THEN failures + 1"
-                " WHEN :status = 'ok' THEN 0 ELSE failures END",
-                {"id": job_id, "now": now, "status": status, "error": error,
-                 "next": iso(next_run)})
-            row = conn.execute("SELECT failures FROM daemon_jobs WHERE job_id = ?",
-                               (job_id,)).fetchone()
-        return int(row[0])
+        jobs = self.db.table("daemon_jobs")
+        with self.transaction():
+            before = next(jobs.rows_where("job_id = ?", [job_id]), {})
+            failures = int(before.get("failures") or 0)
+            failures = failures + 1 if status == "failed" else 0 if status == "ok" else failures
+            row = {"job_id": job_id, "last_run": now, "last_status": status, "last_error": error,
+                   "failures": failures, "updated_at": now}
+            if next_run is not None:
+                row["next_run"] = iso(next_run)
+            jobs.upsert(row, pk="job_id")
+        return failures
 
     def set_next_run(self, job_id: str, next_run: dt.datetime | None) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO daemon_jobs (job_id, next_run, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (job_id) DO UPDATE SET next_run = excluded.next_run,"
-                " updated_at = excluded.updated_at",
-                (job_id, iso(next_run), iso(now_local())))
+        with self.transaction():
+            self.db.table("daemon_jobs").upsert(
+                {"job_id": job_id, "next_run": iso(next_run), "updated_at": iso(now_local())},
+                pk="job_id")
 
     def jobs(self) -> list[dict[str, Any]]:
-        return self.query("SELECT * FROM daemon_jobs ORDER BY job_id")
+        with self._errors("đọc"):
+            return list(self.db.table("daemon_jobs").rows_where(order_by="job_id"))
 
     # -- health -----------------------------------------------------------
 
@@ -828,15 +845,19 @@ class SnapshotWriter:
                 f" SELECT {_COLUMN_LIST}, :s, :n FROM {self.staging} AS st WHERE NOT EXISTS"
                 " (SELECT 1 FROM dossier_versions AS v WHERE v.source = :s"
                 " AND v.valid_to IS NULL AND v.code = st.code)", params).rowcount
-            conn.executemany(
-                "INSERT INTO aggregates VALUES (" + ", ".join("?" * (6 + len(METRICS))) + ")",
-                [(self.id, a.agency.code, a.agency.name, a.period.start.isoformat(),
-                  a.period.end.isoformat(), a.period.convention, *a.metrics().values())
-                 for a in self._aggregates])
-            conn.executemany(
-                "INSERT INTO index_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(self.id, s.unit_id, s.name, s.agency_code, s.level, s.rank,
-                  json.dumps(dict(s.groups), sort_keys=True), s.total) for s in self._scores])
+            # A few hundred rows a pull: sqlite-utils' inserts by column name are clearest.
+            db = self.store.db
+            db.table("aggregates").insert_all(
+                {"snapshot_id": self.id, "agency_code": a.agency.code,
+                 "agency_name": a.agency.name, "period_start": a.period.start.isoformat(),
+                 "period_end": a.period.end.isoformat(),
+                 "period_convention": a.period.convention, **a.metrics()}
+                for a in self._aggregates)
+            db.table("index_scores").insert_all(
+                {"snapshot_id": self.id, "unit_id": s.unit_id, "name": s.name,
+                 "agency_code": s.agency_code, "level": s.level, "rank": s.rank,
+                 "groups": json.dumps(dict(s.groups), sort_keys=True), "total": s.total}
+                for s in self._scores)
             conn.execute(
                 "UPDATE snapshots SET state = 'complete', finished_at = ?, dossier_count = ?,"
                 " aggregate_count = ?, index_count = ?, versions_added = ?, content_hash = ?"

@@ -186,3 +186,27 @@ def test_the_dashboard_runs_inside_the_daemon(tmp_path, monkeypatch):
         finally:
             daemon.stop()
             ws.close()
+
+
+@pytest.mark.parametrize("path, route, endpoint, expected", [
+    ("/", "/", "overview", "Tổng quan"),
+    ("/sai-lech?loai=missing_in_right", "/sai-lech", "discrepancies", "<th>Cổng DVCQG</th>"),
+    ("/xu-huong", "/xu-huong", "trends", "<svg"),
+    ("/nguon", "/nguon", "health", "Cổng Dịch vụ công quốc gia"),
+    ("/api/phien-ban", "/api/phien-ban", "stamp", '"run"'),
+])
+def test_each_endpoint_serves_alone_from_the_app_state(reconciled, path, route, endpoint,
+                                                       expected):
+    """Endpoints are module-level functions reading `app.state`: one can be mounted alone."""
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from nq57sync.web import app as dashboard
+
+    config, _ = reconciled
+    alone = Starlette(routes=[Route(route, getattr(dashboard, endpoint))])
+    alone.state.dashboard = create_app(config).state.dashboard
+    with serving(alone) as url:
+        answer = httpx.get(url + path, timeout=60)
+    assert answer.status_code == 200, answer.text[:300]
+    assert expected in answer.text

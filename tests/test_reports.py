@@ -13,7 +13,6 @@ from docx.shared import Mm, Pt
 from sim import reconciled_simulation, simulation, workspace
 
 from nq57sync import vi
-from nq57sync.reconcile import KIND_VI
 from nq57sync.reports.content import build
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,7 +96,7 @@ def test_html_is_self_contained_with_inline_charts_and_every_section(reported):
     assert len(rows) == min(200, len(result.discrepancies) + len(result.resolved))
     kinds = {td.text_content() for td in page.xpath(
         "//table[caption='Bảng sai lệch theo loại']/tbody/tr/td[1]")}
-    assert {KIND_VI[k] for k in result.by_kind()} <= kinds
+    assert {vi.DISCREPANCY_KINDS[k] for k in result.by_kind()} <= kinds
 
 
 def test_md_carries_the_statistics_paragraph(reported):
@@ -117,7 +116,8 @@ UNACCENTED = ["ho so", "giai quyet", "tiep nhan", "truc tuyen", "truc tiep", "ba
 def test_templates_and_report_strings_have_their_diacritics():
     sources = [*(ROOT / "nq57sync" / "templates").glob("*.j2"),
                *(ROOT / "nq57sync" / "reports").glob("*.py"),
-               ROOT / "nq57sync" / "reconcile.py", ROOT / "nq57sync" / "rules.py",
+               *(ROOT / "nq57sync" / "reconcile").glob("*.py"), ROOT / "nq57sync" / "vi.py",
+               ROOT / "nq57sync" / "sources.py", ROOT / "nq57sync" / "rules.py",
                ROOT / "nq57sync" / "reconcile_view.py", ROOT / "nq57sync" / "cli.py"]
     for path in sources:
         text = path.read_text(encoding="utf-8").lower()

@@ -1,6 +1,9 @@
 """An nq57sync source plugin: dossiers from a JSON-lines file of national sync packages."""
 
 import json
+from pathlib import Path
+
+import attrs
 
 import nq57sync
 from nq57sync.package import dossier_from_package
@@ -14,26 +17,27 @@ def _read(path):
         raise nq57sync.DataError(f"Không đọc được tệp {path.name}: {exc}.") from None
 
 
-@nq57sync.hookimpl
-def nq57sync_source_plugins():
-    return ["jsonl"]
+@attrs.frozen
+class JsonlSource(nq57sync.Source):
+    plugin = "jsonl"
+    display_name = "Tệp gói đồng bộ (JSON lines)"
+    short_name = "Tệp JSONL"
 
+    path: Path
 
-@nq57sync.hookimpl
-def nq57sync_validate_source(source):
-    if source.plugin == "jsonl":
-        source.reject_unknown({"path"})
-        return {"path": source.config_path.parent / source.option("path", str)}
+    @classmethod
+    def from_config(cls, config):
+        config.reject_unknown({"path"})
+        return cls(config, config.config_path.parent / config.option("path", str))
 
-
-@nq57sync.hookimpl
-def nq57sync_fetch_dossiers(source, period, client):
-    if source.plugin == "jsonl":
-        found = [d for d in _read(source.settings["path"]) if period.contains(d.received_at.date())]
+    def dossiers(self, period, client):
+        found = [d for d in _read(self.path) if period.contains(d.received_at.date())]
         return iter([nq57sync.DossierPage(found, total=len(found))])
 
+    def import_file(self, path):
+        return nq57sync.ImportedFile(_read(path))
+
 
 @nq57sync.hookimpl
-def nq57sync_import_file(source, path):
-    if source.plugin == "jsonl":
-        return nq57sync.ImportedFile(_read(path))
+def nq57sync_register_sources():
+    return [JsonlSource]

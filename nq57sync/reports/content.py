@@ -18,11 +18,10 @@ from nq57sync import vi
 from nq57sync.config import Config
 from nq57sync.hooktypes import ReportSection
 from nq57sync.model import METRICS, VN_TZ
-from nq57sync.reconcile import FIELD_NAMES_VI, KIND_VI, STATE_VI, ReconcileResult
+from nq57sync.reconcile import ReconcileResult
 from nq57sync.rules import METRIC_NAMES_VI
 from nq57sync_storage import Store
 
-SOURCE_NAMES_VI = vi.SOURCE_NAMES
 INDEX_GROUPS_VI = vi.INDEX_GROUPS  # the catalogue is `vi`'s
 INDEX_MAXIMA = {"CKMB": 18, "TDGQ": 20, "TTTT": 12, "CLGQ": 10, "MDHL": 18, "MDSH": 22}
 FORM_HEADER = ("Đơn vị", "Kỳ trước chuyển qua", "Trực tuyến", "Trực tiếp", "Bưu chính",
@@ -173,14 +172,11 @@ def build(result: ReconcileResult, store: Store, config: Config, pm: Any = None,
           issued: dt.date | None = None) -> ReportContent:
     rep = config.report
     left, right = result.left.source, result.right.source
-    names = _agency_names(store, result)
+    names = dict(result.agency_names)
     sections: list[Section] = []
 
     # I. Figures.
-    left_pub = {a.agency.code: a.metrics() for a in store.aggregates(result.left.id)
-                if a.period.same_span(result.period)}
-    right_pub = {a.agency.code: a.metrics() for a in store.aggregates(result.right.id)
-                 if a.period.same_span(result.period)}
+    left_pub, right_pub = (dict(result.published[side]) for side in ("left", "right"))
     reconciled = {code: dict(m) for code, m in result.figures["left"].items()}
     main_figures = left_pub or reconciled
     basis = (f"số liệu công bố của {_source_name(left)}" if left_pub
@@ -218,12 +214,12 @@ def build(result: ReconcileResult, store: Store, config: Config, pm: Any = None,
     if not result.discrepancies:
         paragraphs.append("Hai hệ thống khớp nhau hoàn toàn trong kỳ này.")
     kind_table = Table("Bảng sai lệch theo loại", ("Loại sai lệch", "Số lượng"),
-                       (*((KIND_VI[k], n) for k, n in by_kind.items()),
+                       (*((vi.DISCREPANCY_KINDS[k], n) for k, n in by_kind.items()),
                         ("Tổng cộng", len(result.discrepancies))), sheet="Sai lệch theo loại")
     dossier_rows = tuple(
-        (i, d.dossier_code, names.get(d.agency_code, d.agency_code), KIND_VI[d.kind],
-         FIELD_NAMES_VI.get(d.field or "", "—"), vi.field_value(d.field, d.left),
-         vi.field_value(d.field, d.right), STATE_VI[d.state], d.action)
+        (i, d.dossier_code, names.get(d.agency_code, d.agency_code), vi.DISCREPANCY_KINDS[d.kind],
+         vi.FIELD_NAMES.get(d.field or "", "—"), vi.field_value(d.field, d.left),
+         vi.field_value(d.field, d.right), vi.DISCREPANCY_STATES[d.state], d.action)
         for i, d in enumerate((*result.discrepancies, *result.resolved), 1))
     dossier_table = Table(
         "Danh sách hồ sơ sai lệch",
@@ -234,7 +230,8 @@ def build(result: ReconcileResult, store: Store, config: Config, pm: Any = None,
     top = per_agency.most_common(12)
     charts = (
         Chart("discrepancies_by_kind", "Sai lệch theo loại", "bar",
-              tuple(KIND_VI[k] for k in by_kind), (("Số sai lệch", tuple(map(float, by_kind.values()))),)),
+              tuple(vi.DISCREPANCY_KINDS[k] for k in by_kind),
+              (("Số sai lệch", tuple(map(float, by_kind.values()))),)),
         Chart("discrepancies_by_agency", "Đơn vị có nhiều sai lệch nhất", "bar",
               tuple(n for n, _ in top), (("Số sai lệch", tuple(float(c) for _, c in top)),)),
     ) if result.discrepancies else ()
@@ -299,10 +296,6 @@ def _roman(n: int) -> str:
 def _from_plugin(s: ReportSection) -> Section:
     table = (Table(s.title, tuple(s.table[0]), tuple(tuple(r) for r in s.table[1:])),) if s.table else ()
     return Section(s.title, tuple(s.paragraphs), table)
-
-
-def _agency_names(store: Store, result: ReconcileResult) -> dict[str, str]:
-    return store.agency_names((result.left.id, result.right.id), result.left.source)
 
 
 def trend_chart(rows: list[dict[str, Any]]) -> Chart:

@@ -34,7 +34,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import jinja2
+import pluggy
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.convertors import PathConvertor, register_url_convertor
@@ -51,7 +53,7 @@ from nq57sync.errors import ConfigError, Nq57Error, PeriodError
 from nq57sync.listen import listen
 from nq57sync.period import Period
 from nq57sync.plugins import make_plugin_manager
-from nq57sync.reconcile import FIELD_NAMES_VI, KIND_VI, KINDS, STATE_VI, suggest
+from nq57sync.reconcile import KINDS
 from nq57sync.reports import charts
 from nq57sync.reports.content import INDEX_GROUPS_VI, INDEX_MAXIMA, Chart
 from nq57sync.rules import METRIC_NAMES_VI
@@ -176,183 +178,200 @@ def create_app(config: Config, *, host: str = "127.0.0.1") -> Starlette:
                 f"Bảng theo dõi mở ra ngoài máy ({host}) cần mật khẩu trong biến môi trường "
                 f"“{config.serve.password_env}” (khóa serve.password_env).")
         middleware.append(Middleware(PasswordGate, password=password))
-    pm = make_plugin_manager()
     charts.warm_up()  # import the plotting library now, not on the first page load
     # Autoescape for every template: Starlette's default turns it on only for names
     # ending in .html, and these end in .html.j2.
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True)
-    templates = Jinja2Templates(env=env)
-    env.globals.update(vi=vi, KIND_VI=KIND_VI, STATE_VI=STATE_VI, FIELD_NAMES_VI=FIELD_NAMES_VI,
+    env.globals.update(vi=vi, KIND_VI=vi.DISCREPANCY_KINDS, STATE_VI=vi.DISCREPANCY_STATES,
+                       FIELD_NAMES_VI=vi.FIELD_NAMES,
                        METRIC_NAMES_VI=METRIC_NAMES_VI, KINDS=KINDS, INDEX_GROUPS_VI=INDEX_GROUPS_VI,
                        fmt_dt=lambda t: vi.datetime(dt.datetime.fromisoformat(t)) if t else "—",
-                       action_for=lambda d: suggest(d["kind"], d["base_kind"], d["field"],
+                       action_for=lambda d: vi.advice(d["kind"], d["base_kind"], d["field"],
                                                     d["left_value"], d["right_value"],
                                                     config.reconcile.sync_grace_hours,
                                                     config.reconcile.left, config.reconcile.right))
 
-    def workspace() -> Workspace:
-        return Workspace(config, pm)
+    app = Starlette(routes=ROUTES, middleware=middleware)
+    app.state.dashboard = DashboardState(config, make_plugin_manager(), Jinja2Templates(env=env))
+    return app
 
-    @functools.lru_cache(maxsize=64)
-    def svg(chart: Chart) -> str:
-        return charts.svg(chart)
 
-    def choose_period(request: Request, ws: Workspace) -> tuple[Period | None, list[Period]]:
-        known = queries.periods(ws.store)
-        text = request.query_params.get("ky", "").strip()
-        if text:
-            return Period.parse(text), known
-        return (known[0] if known else None), known
+@attrs.frozen
+class DashboardState:
+    """What every endpoint reads from `request.app.state.dashboard`."""
 
-    def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
-        return templates.TemplateResponse(request, name, context, status_code=status)
+    config: Config
+    pm: pluggy.PluginManager
+    templates: Jinja2Templates
 
-    def failure(request: Request, message: str, status: int) -> Response:
-        return render(request, "error.html.j2", status=status, message=message, ky="",
-                      periods=[], period=None, stamp={"snapshot": 0, "run": 0})
 
-    def page(handler: Callable[[Request, Workspace], Response]) -> Callable[[Request], Response]:
-        """Open a workspace per request; the project's errors become a readable page."""
+def _state(request: Request) -> DashboardState:
+    return request.app.state.dashboard  # type: ignore[no-any-return]
 
-        def run(request: Request) -> Response:
-            try:
-                with workspace() as ws:
-                    return handler(request, ws)
-            except PeriodError as exc:
-                return failure(request, str(exc), 400)
-            except Nq57Error as exc:
-                return failure(request, str(exc), 500)
 
-        return run
+@functools.lru_cache(maxsize=64)
+def svg(chart: Chart) -> str:
+    return charts.svg(chart)
 
-    def common(request: Request, ws: Workspace) -> dict[str, Any]:
-        period, known = choose_period(request, ws)
-        run = queries.latest_run(ws.store, period) if period else None
-        return {"period": period, "periods": known, "run": run,
-                "ky": f"{period.start}..{period.end}" if period else "",
-                "names": queries.agency_names(ws.store, run) if run else {},
-                "stamp": queries.version_stamp(ws.store)}
+def choose_period(request: Request, ws: Workspace) -> tuple[Period | None, list[Period]]:
+    known = queries.periods(ws.store)
+    text = request.query_params.get("ky", "").strip()
+    if text:
+        return Period.parse(text), known
+    return (known[0] if known else None), known
 
-    @page
-    def overview(request: Request, ws: Workspace) -> Response:
-        ctx = common(request, ws)
-        run = ctx["run"]
-        rows, chart_svgs = [], []
-        if run:
-            details = run["details"]
-            published: dict[str, dict[str, dict[str, int]]] = {"left": {}, "right": {}}
-            for side in ("left", "right"):
-                for a in ws.store.aggregates(run[f"{side}_snapshot"]):
-                    if a.period.same_span(ctx["period"]):
-                        published[side][a.agency.code] = a.metrics()
-            impact = {i["agency_code"]: i for i in details.get("impact", [])}
-            agencies = sorted(set(details.get("figures", {}).get("left", {}))
-                              | set(published["left"]) | set(published["right"]))
-            for code in agencies:
-                rows.append({"code": code, "name": ctx["names"].get(code, code),
-                             "views": [(label, src.get(code)) for label, src in (
-                                 (vi.source_name(run["left"]["source"], short=True)
-                                  + " (công bố)", published["left"]),
-                                 (vi.source_name(run["right"]["source"], short=True)
-                                  + " (công bố)", published["right"]),
-                                 ("Đối chiếu (từ hồ sơ)", details["figures"]["left"]))],
-                             "impact": impact.get(code)})
-            by_kind = run["summary"]["by_kind"]
-            chart_svgs = [svg(period_chart(queries.period_trend(ws.store))),
-                          svg(Chart("by_kind", "Sai lệch theo loại", "bar",
-                                    tuple(KIND_VI[k] for k in by_kind),
-                                    (("Số sai lệch", tuple(float(v) for v in by_kind.values())),)))]
-        return render(request, "overview.html.j2", rows=rows, charts=chart_svgs,
-                      share=lambda m: _shares(m), **ctx)
+def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    return _state(request).templates.TemplateResponse(request, name, context,
+                                                      status_code=status)
 
-    @page
-    def discrepancies(request: Request, ws: Workspace) -> Response:
-        ctx = common(request, ws)
-        q = request.query_params
-        page_text = q.get("trang", "1").strip() or "1"
-        if not page_text.isdigit() or len(page_text) > 9:
-            return failure(request, f"Số trang “{page_text[:20]}” không hợp lệ.", 400)
-        filters = queries.Filters(agency=q.get("don_vi", ""), kind=q.get("loai", ""),
-                                  procedure=q.get("thu_tuc", "").strip(),
-                                  state=q.get("tinh_trang", "open"),
-                                  page=max(1, int(page_text)))
-        rows, total, by_kind, by_agency = [], 0, [], []
-        if ctx["run"]:
-            rows, total = queries.discrepancy_page(ws.store, ctx["run"], filters)
-            by_kind = queries.counts(ws.store, ctx["run"], filters, "kind")
-            by_agency = queries.counts(ws.store, ctx["run"], filters, "agency_code")
-        pages = max(1, -(-total // queries.PAGE_SIZE))
-        return render(request, "discrepancies.html.j2", rows=rows, total=total, filters=filters,
-                      pages=pages, by_kind=by_kind, by_agency=by_agency, **ctx)
+def failure(request: Request, message: str, status: int) -> Response:
+    return render(request, "error.html.j2", status=status, message=message, ky="",
+                  periods=[], period=None, stamp={"snapshot": 0, "run": 0})
 
-    @page
-    def dossier_page(request: Request, ws: Workspace) -> Response:
-        code = request.path_params["code"]
-        rc = config.reconcile
-        found = queries.dossier(ws.store, code, rc.left, rc.right)
-        if not found["left"] and not found["right"]:
-            return failure(request, f"Không có hồ sơ “{code}” trong kho.", 404)
-        fields = [(f, FIELD_NAMES_VI.get(f, f), _value(f, found["left"]), _value(f, found["right"]))
-                  for f in COMPARED]
-        return render(request, "dossier.html.j2", code=code, fields=fields, found=found,
-                      left=rc.left, right=rc.right, **common(request, ws))
+def page(handler: Callable[[Request, Workspace], Response]) -> Callable[[Request], Response]:
+    """Open a workspace per request; the project's errors become a readable page."""
 
-    @page
-    def trends(request: Request, ws: Workspace) -> Response:
-        ctx = common(request, ws)
-        opened = queries.opened_and_resolved(ws.store)
-        index = queries.index_trend(ws.store)
-        svgs = []
-        periods_trend = queries.period_trend(ws.store)
-        if periods_trend:
-            svgs.append(svg(period_chart(periods_trend)))
-        if opened:
-            svgs.append(svg(Chart("opened", "Sai lệch phát sinh và được khắc phục theo ngày", "line",
-                                  tuple(f"{r['day'][8:]}/{r['day'][5:7]}" for r in opened),
-                                  (("Phát sinh", tuple(float(r["opened"]) for r in opened)),
-                                   ("Khắc phục", tuple(float(r["resolved"]) for r in opened))))))
-        if index:
-            svgs.append(svg(Chart("index", "Điểm trung bình nhóm chỉ số 766 qua các ảnh chụp", "line",
-                                  tuple(f"số {e['id']}" for e in index),
-                                  tuple((INDEX_GROUPS_VI[g], tuple(e["groups"].get(g, 0.0)
-                                                                    for e in index))
-                                        for g in INDEX_MAXIMA))))
-        return render(request, "trends.html.j2", charts=svgs, **ctx)
-
-    @page
-    def health(request: Request, ws: Workspace) -> Response:
-        from nq57sync.status import collect
-
-        return render(request, "health.html.j2", info=collect(ws), **common(request, ws))
-
-    @page
-    def download(request: Request, ws: Workspace) -> Response:
-        fmt = request.path_params["fmt"]
-        period, _ = choose_period(request, ws)
-        if period is None or fmt not in ("docx", "xlsx", "html", "md"):
-            return failure(request, "Chưa có kỳ nào được đối chiếu.", 404)
-        # Reading never writes: an unrecorded computation, states as the store knows them.
-        result = ws.reconcile(period, record=False)
-        folder = Path(tempfile.mkdtemp(prefix="nq57sync-report-"))
+    def run(request: Request) -> Response:
+        state = _state(request)
         try:
-            path = ws.report(result, folder / f"bao-cao-{period.start}-{period.end}.{fmt}")
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        return FileResponse(path, filename=path.name,
-                            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+            with Workspace(state.config, state.pm) as ws:
+                return handler(request, ws)
+        except PeriodError as exc:
+            return failure(request, str(exc), 400)
+        except Nq57Error as exc:
+            return failure(request, str(exc), 500)
 
-    @page
-    def stamp(request: Request, ws: Workspace) -> Response:
-        return JSONResponse(queries.version_stamp(ws.store))
+    return run
 
-    routes = [
-        Route("/", overview), Route("/sai-lech", discrepancies),
-        Route("/ho-so/{code:anything}", dossier_page), Route("/xu-huong", trends),
-        Route("/nguon", health), Route("/bao-cao/{fmt}", download),
-        Route("/api/phien-ban", stamp),
-    ]
-    return Starlette(routes=routes, middleware=middleware)
+def common(request: Request, ws: Workspace) -> dict[str, Any]:
+    period, known = choose_period(request, ws)
+    run = queries.latest_run(ws.store, period) if period else None
+    return {"period": period, "periods": known, "run": run,
+            "ky": f"{period.start}..{period.end}" if period else "",
+            "names": queries.agency_names(ws.store, run) if run else {},
+            "stamp": queries.version_stamp(ws.store)}
+
+@page
+def overview(request: Request, ws: Workspace) -> Response:
+    ctx = common(request, ws)
+    run = ctx["run"]
+    rows, chart_svgs = [], []
+    if run:
+        details = run["details"]
+        # The run keeps the published figures it compared (runs recorded before it did:
+        # read again from their snapshots).
+        published: dict[str, dict[str, dict[str, int]]] = details.get("published") or {
+            side: {a.agency.code: a.metrics() for a in ws.store.aggregates(
+                run[f"{side}_snapshot"]) if a.period.same_span(ctx["period"])}
+            for side in ("left", "right")}
+        impact = {i["agency_code"]: i for i in details.get("impact", [])}
+        agencies = sorted(set(details.get("figures", {}).get("left", {}))
+                          | set(published["left"]) | set(published["right"]))
+        for code in agencies:
+            rows.append({"code": code, "name": ctx["names"].get(code, code),
+                         "views": [(label, src.get(code)) for label, src in (
+                             (vi.source_name(run["left"]["source"], short=True)
+                              + " (công bố)", published["left"]),
+                             (vi.source_name(run["right"]["source"], short=True)
+                              + " (công bố)", published["right"]),
+                             ("Đối chiếu (từ hồ sơ)", details["figures"]["left"]))],
+                         "impact": impact.get(code)})
+        by_kind = run["summary"]["by_kind"]
+        chart_svgs = [svg(period_chart(queries.period_trend(ws.store))),
+                      svg(Chart("by_kind", "Sai lệch theo loại", "bar",
+                                tuple(vi.DISCREPANCY_KINDS[k] for k in by_kind),
+                                (("Số sai lệch", tuple(float(v) for v in by_kind.values())),)))]
+    return render(request, "overview.html.j2", rows=rows, charts=chart_svgs,
+                  share=lambda m: _shares(m), **ctx)
+
+@page
+def discrepancies(request: Request, ws: Workspace) -> Response:
+    ctx = common(request, ws)
+    q = request.query_params
+    page_text = q.get("trang", "1").strip() or "1"
+    if not page_text.isdigit() or len(page_text) > 9:
+        return failure(request, f"Số trang “{page_text[:20]}” không hợp lệ.", 400)
+    filters = queries.Filters(agency=q.get("don_vi", ""), kind=q.get("loai", ""),
+                              procedure=q.get("thu_tuc", "").strip(),
+                              state=q.get("tinh_trang", "open"),
+                              page=max(1, int(page_text)))
+    rows, total, by_kind, by_agency = [], 0, [], []
+    if ctx["run"]:
+        rows, total = queries.discrepancy_page(ws.store, ctx["run"], filters)
+        by_kind = queries.counts(ws.store, ctx["run"], filters, "kind")
+        by_agency = queries.counts(ws.store, ctx["run"], filters, "agency_code")
+    pages = max(1, -(-total // queries.PAGE_SIZE))
+    return render(request, "discrepancies.html.j2", rows=rows, total=total, filters=filters,
+                  pages=pages, by_kind=by_kind, by_agency=by_agency, **ctx)
+
+@page
+def dossier_page(request: Request, ws: Workspace) -> Response:
+    code = request.path_params["code"]
+    rc = _state(request).config.reconcile
+    found = queries.dossier(ws.store, code, rc.left, rc.right)
+    if not found["left"] and not found["right"]:
+        return failure(request, f"Không có hồ sơ “{code}” trong kho.", 404)
+    fields = [(f, vi.FIELD_NAMES.get(f, f), _value(f, found["left"]), _value(f, found["right"]))
+              for f in COMPARED]
+    return render(request, "dossier.html.j2", code=code, fields=fields, found=found,
+                  left=rc.left, right=rc.right, **common(request, ws))
+
+@page
+def trends(request: Request, ws: Workspace) -> Response:
+    ctx = common(request, ws)
+    opened = queries.opened_and_resolved(ws.store)
+    index = queries.index_trend(ws.store)
+    svgs = []
+    periods_trend = queries.period_trend(ws.store)
+    if periods_trend:
+        svgs.append(svg(period_chart(periods_trend)))
+    if opened:
+        svgs.append(svg(Chart("opened", "Sai lệch phát sinh và được khắc phục theo ngày", "line",
+                              tuple(f"{r['day'][8:]}/{r['day'][5:7]}" for r in opened),
+                              (("Phát sinh", tuple(float(r["opened"]) for r in opened)),
+                               ("Khắc phục", tuple(float(r["resolved"]) for r in opened))))))
+    if index:
+        svgs.append(svg(Chart("index", "Điểm trung bình nhóm chỉ số 766 qua các ảnh chụp", "line",
+                              tuple(f"số {e['id']}" for e in index),
+                              tuple((INDEX_GROUPS_VI[g], tuple(e["groups"].get(g, 0.0)
+                                                                for e in index))
+                                    for g in INDEX_MAXIMA))))
+    return render(request, "trends.html.j2", charts=svgs, **ctx)
+
+@page
+def health(request: Request, ws: Workspace) -> Response:
+    from nq57sync.status import collect
+
+    return render(request, "health.html.j2", info=collect(ws), **common(request, ws))
+
+@page
+def download(request: Request, ws: Workspace) -> Response:
+    fmt = request.path_params["fmt"]
+    period, _ = choose_period(request, ws)
+    if period is None or fmt not in ("docx", "xlsx", "html", "md"):
+        return failure(request, "Chưa có kỳ nào được đối chiếu.", 404)
+    # Reading never writes: an unrecorded computation, states as the store knows them.
+    result = ws.reconcile(period, record=False)
+    folder = Path(tempfile.mkdtemp(prefix="nq57sync-report-"))
+    try:
+        path = ws.report(result, folder / f"bao-cao-{period.start}-{period.end}.{fmt}")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return FileResponse(path, filename=path.name,
+                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+
+@page
+def stamp(request: Request, ws: Workspace) -> Response:
+    return JSONResponse(queries.version_stamp(ws.store))
+
+
+ROUTES = [
+    Route("/", overview), Route("/sai-lech", discrepancies),
+    Route("/ho-so/{code:anything}", dossier_page), Route("/xu-huong", trends),
+    Route("/nguon", health), Route("/bao-cao/{fmt}", download),
+    Route("/api/phien-ban", stamp),
+]
 
 
 def period_chart(rows: list[dict[str, Any]]) -> Chart:

@@ -1,10 +1,12 @@
-"""Hook implementations of the `dvcqg` source plugin (the national portal)."""
+"""The `dvcqg` source (the national portal) and the hook that registers it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
+
+import attrs
 
 import nq57sync
 from nq57sync.config import SourceConfig
@@ -14,6 +16,7 @@ from nq57sync.http import SourceClient
 from nq57sync.model import AggregateRow, IndexScore
 from nq57sync.package import PACKAGE_FIELDS
 from nq57sync.period import Period
+from nq57sync.sources import Source
 from nq57sync_dvcqg.gateway import MONTHLY_FIELDS, SERVICES, Gateway
 
 NAME = "dvcqg"
@@ -32,61 +35,51 @@ def _table(source: SourceConfig, key: str, defaults: Mapping[str, str]) -> dict[
     return {**defaults, **table}
 
 
-@nq57sync.hookimpl
-def nq57sync_source_plugins() -> list[str]:
-    return [NAME]
+@attrs.frozen
+class PortalSource(Source):
+    """The national public-service portal (DVCQG): the rest.jsp gateway and its exports."""
+
+    plugin: ClassVar[str] = NAME
+    display_name: ClassVar[str] = "Cổng Dịch vụ công quốc gia"
+    short_name: ClassVar[str] = "Cổng DVCQG"
+
+    gateway: Gateway
+    export_columns: Mapping[str, str]
+
+    @classmethod
+    def from_config(cls, config: SourceConfig) -> PortalSource:
+        config.reject_unknown(OWN_KEYS)
+        base_url = config.option("base_url", str)
+        if not base_url.startswith(("http://", "https://")):
+            raise config.config_error("base_url", "phải bắt đầu bằng http:// hoặc https://")
+        page_size = config.option("page_size", int, 500)
+        if not 1 <= page_size <= 5000:
+            raise config.config_error("page_size", "phải từ 1 đến 5000")
+        gateway = Gateway(
+            base_url=base_url,
+            province_id=config.option("province_id", str),
+            rest_path=config.option("rest_path", str, "/jsp/rest.jsp"),
+            referer_path=config.option("referer_path", str, "/p/home/dvc-trang-chu.html"),
+            services=_table(config, "services", SERVICES),
+            monthly_fields=_table(config, "monthly_fields", MONTHLY_FIELDS),
+            dossier_fields=_table(config, "dossier_fields", PACKAGE_FIELDS),
+            page_size=page_size,
+        )
+        return cls(config, gateway, _table(config, "export_columns", EXPORT_COLUMNS))
+
+    def aggregates(self, period: Period, client: SourceClient) -> list[AggregateRow]:
+        return self.gateway.monthly(client, period, self.config.agencies)
+
+    def index_scores(self, period: Period, client: SourceClient) -> list[IndexScore]:
+        return self.gateway.index(client, period)
+
+    def dossiers(self, period: Period, client: SourceClient) -> Iterator[DossierPage]:
+        return self.gateway.dossiers(client, period, self.config.agencies)
+
+    def import_file(self, path: Path) -> ImportedFile:
+        return ImportedFile(ExportedList(path, self.export_columns))
 
 
 @nq57sync.hookimpl
-def nq57sync_validate_source(source: SourceConfig) -> Mapping[str, Any] | None:
-    if source.plugin != NAME:
-        return None
-    source.reject_unknown(OWN_KEYS)
-    base_url = source.option("base_url", str)
-    if not base_url.startswith(("http://", "https://")):
-        raise source.config_error("base_url", "phải bắt đầu bằng http:// hoặc https://")
-    page_size = source.option("page_size", int, 500)
-    if not 1 <= page_size <= 5000:
-        raise source.config_error("page_size", "phải từ 1 đến 5000")
-    gateway = Gateway(
-        base_url=base_url,
-        province_id=source.option("province_id", str),
-        rest_path=source.option("rest_path", str, "/jsp/rest.jsp"),
-        referer_path=source.option("referer_path", str, "/p/home/dvc-trang-chu.html"),
-        services=_table(source, "services", SERVICES),
-        monthly_fields=_table(source, "monthly_fields", MONTHLY_FIELDS),
-        dossier_fields=_table(source, "dossier_fields", PACKAGE_FIELDS),
-        page_size=page_size,
-    )
-    return {"gateway": gateway, "export_columns": _table(source, "export_columns", EXPORT_COLUMNS)}
-
-
-@nq57sync.hookimpl
-def nq57sync_fetch_aggregates(source: SourceConfig, period: Period,
-                              client: SourceClient) -> list[AggregateRow] | None:
-    if source.plugin != NAME:
-        return None
-    return source.settings["gateway"].monthly(client, period, source.agencies)
-
-
-@nq57sync.hookimpl
-def nq57sync_fetch_index_scores(source: SourceConfig, period: Period,
-                                client: SourceClient) -> list[IndexScore] | None:
-    if source.plugin != NAME:
-        return None
-    return source.settings["gateway"].index(client, period)
-
-
-@nq57sync.hookimpl
-def nq57sync_fetch_dossiers(source: SourceConfig, period: Period,
-                            client: SourceClient) -> Iterator[DossierPage] | None:
-    if source.plugin != NAME:
-        return None
-    return source.settings["gateway"].dossiers(client, period, source.agencies)
-
-
-@nq57sync.hookimpl
-def nq57sync_import_file(source: SourceConfig, path: Path) -> ImportedFile | None:
-    if source.plugin != NAME:
-        return None
-    return ImportedFile(ExportedList(path, source.settings["export_columns"]))
+def nq57sync_register_sources() -> list[type[Source]]:
+    return [PortalSource]

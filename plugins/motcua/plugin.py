@@ -1,11 +1,13 @@
-"""Hook implementations of the `motcua` source plugin (the city one-stop system)."""
+"""The `motcua` source (the city one-stop system) and the hook that registers it."""
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
+
+import attrs
 
 import nq57sync
 from nq57sync.config import SourceConfig, env_name
@@ -16,6 +18,7 @@ from nq57sync.hooktypes import DossierPage, ImportedFile
 from nq57sync.http import SourceClient
 from nq57sync.model import AggregateRow
 from nq57sync.period import Period
+from nq57sync.sources import Source
 from nq57sync_motcua.api import PATHS, Api
 from nq57sync_motcua.auth import KeycloakLogin
 
@@ -37,104 +40,100 @@ def _url(source: SourceConfig, key: str, default: str | None = None) -> str:
     return value
 
 
-@nq57sync.hookimpl
-def nq57sync_source_plugins() -> list[str]:
-    return [NAME]
+@attrs.frozen
+class OneStopSource(Source):
+    """The city's one-stop system (Một cửa điện tử): Keycloak login, REST API, public page."""
+
+    plugin: ClassVar[str] = NAME
+    display_name: ClassVar[str] = "Hệ thống Một cửa điện tử"
+    short_name: ClassVar[str] = "Một cửa"
+
+    api: Api
+    token_url: str
+    grant: str
+    client_id: str
+    statistics_from: str
+    export_columns: Mapping[str, str]
+    #: One login per client (per sync): statistics and dossiers share its token.
+    _logins: weakref.WeakKeyDictionary[SourceClient, KeycloakLogin] = attrs.field(
+        factory=weakref.WeakKeyDictionary, eq=False, repr=False, alias="_logins")
+
+    @classmethod
+    def from_config(cls, config: SourceConfig) -> OneStopSource:
+        config.reject_unknown(OWN_KEYS)
+        paths = config.option("paths", dict, {})
+        for key, value in paths.items():
+            if key not in PATHS or not isinstance(value, str):
+                raise config.config_error(f"paths.{key}", "không được hỗ trợ")
+        grant = config.option("grant", str, "password")
+        if grant not in ("password", "client_credentials"):
+            raise config.config_error("grant", "phải là \"password\" hoặc \"client_credentials\"")
+        # Names of the environment variables only: values are read when a sync starts.
+        needed = ("username_env", "password_env") if grant == "password" else ("client_secret_env",)
+        for key in needed:
+            if key not in config.options:
+                raise config.config_error(key, "bị thiếu")
+            env_name(config.options[key], f"Nguồn “{config.name}”", key)
+        statistics_from = config.option("statistics_from", str, "api")
+        public_url = _url(config, "public_url", "")
+        if statistics_from not in ("api", "public"):
+            raise config.config_error("statistics_from", "phải là \"api\" hoặc \"public\"")
+        if statistics_from == "public" and not public_url:
+            raise config.config_error("public_url", "bị thiếu (statistics_from = \"public\")")
+        page_size = config.option("page_size", int, 200)
+        if not 1 <= page_size <= 2000:
+            raise config.config_error("page_size", "phải từ 1 đến 2000")
+        api = Api(
+            api_url=_url(config, "api_url"),
+            root_agency_id=config.option("root_agency_id", str),
+            agency_tag_id=config.option("agency_tag_id", str, ""),
+            public_url=public_url,
+            paths={**PATHS, **paths},
+            page_size=page_size,
+        )
+        columns = config.option("export_columns", dict, {})
+        for key, value in columns.items():
+            if key not in EXPORT_COLUMNS or not isinstance(value, str) or not value:
+                raise config.config_error(f"export_columns.{key}", "không được hỗ trợ")
+        sso = _url(config, "sso_url").rstrip("/")
+        realm = config.option("realm", str)
+        return cls(config, api, f"{sso}/auth/realms/{realm}/protocol/openid-connect/token",
+                   grant, config.option("client_id", str), statistics_from,
+                   {**EXPORT_COLUMNS, **columns})
+
+    def login(self, client: SourceClient) -> KeycloakLogin:
+        """The client's login, made on first use; the secrets are read from the environment now."""
+        if client not in self._logins:
+            form = {"grant_type": self.grant, "client_id": self.client_id}
+            if self.grant == "password":
+                form |= {"username": self.config.secret("username_env"),
+                         "password": self.config.secret("password_env")}
+            else:
+                form["client_secret"] = self.config.secret("client_secret_env")
+            self._logins[client] = KeycloakLogin(client, self.token_url, form)
+        return self._logins[client]
+
+    def aggregates(self, period: Period, client: SourceClient) -> list[AggregateRow]:
+        if self.statistics_from == "public":
+            return self.api.public_statistics(client, period, self.config.agencies)
+        return self.api.statistics(client, self.login(client), period, self.config.agencies)
+
+    def dossiers(self, period: Period, client: SourceClient) -> Iterator[DossierPage]:
+        auth = self.login(client)
+        agencies = self.config.agencies
+        if not agencies:
+            return self.api.dossiers(client, auth, period, [self.api.root_agency_id])
+        known = {a.code: a.source_id for a in self.api.agencies(client, auth)}
+        missing = [code for code in agencies if code not in known]
+        if missing:
+            raise ConfigError(f"Nguồn “{self.name}”: hệ thống Một cửa không có đơn vị "
+                              f"{', '.join(missing)} (khóa “agencies”).")
+        return self.api.dossiers(client, auth, period, [known[c] or "" for c in agencies])
+
+    def import_file(self, path: Path) -> ImportedFile:
+        return ImportedFile(ExportedList(path, self.export_columns))
 
 
 @nq57sync.hookimpl
-def nq57sync_validate_source(source: SourceConfig) -> Mapping[str, Any] | None:
-    if source.plugin != NAME:
-        return None
-    source.reject_unknown(OWN_KEYS)
-    paths = source.option("paths", dict, {})
-    for key, value in paths.items():
-        if key not in PATHS or not isinstance(value, str):
-            raise source.config_error(f"paths.{key}", "không được hỗ trợ")
-    grant = source.option("grant", str, "password")
-    if grant not in ("password", "client_credentials"):
-        raise source.config_error("grant", "phải là \"password\" hoặc \"client_credentials\"")
-    # Names of the environment variables only: values are read when a sync starts.
-    needed = ("username_env", "password_env") if grant == "password" else ("client_secret_env",)
-    for key in needed:
-        if key not in source.options:
-            raise source.config_error(key, "bị thiếu")
-        env_name(source.options[key], f"Nguồn “{source.name}”", key)
-    statistics_from = source.option("statistics_from", str, "api")
-    public_url = _url(source, "public_url", "")
-    if statistics_from not in ("api", "public"):
-        raise source.config_error("statistics_from", "phải là \"api\" hoặc \"public\"")
-    if statistics_from == "public" and not public_url:
-        raise source.config_error("public_url", "bị thiếu (statistics_from = \"public\")")
-    page_size = source.option("page_size", int, 200)
-    if not 1 <= page_size <= 2000:
-        raise source.config_error("page_size", "phải từ 1 đến 2000")
-    api = Api(
-        api_url=_url(source, "api_url"),
-        root_agency_id=source.option("root_agency_id", str),
-        agency_tag_id=source.option("agency_tag_id", str, ""),
-        public_url=public_url,
-        paths={**PATHS, **paths},
-        page_size=page_size,
-    )
-    columns = source.option("export_columns", dict, {})
-    for key, value in columns.items():
-        if key not in EXPORT_COLUMNS or not isinstance(value, str) or not value:
-            raise source.config_error(f"export_columns.{key}", "không được hỗ trợ")
-    sso = _url(source, "sso_url").rstrip("/")
-    token_url = f"{sso}/auth/realms/{source.option('realm', str)}/protocol/openid-connect/token"
-    return {"api": api, "token_url": token_url, "grant": grant,
-            "client_id": source.option("client_id", str), "statistics_from": statistics_from,
-            "export_columns": {**EXPORT_COLUMNS, **columns}}
-
-
-_LOGINS: weakref.WeakKeyDictionary[SourceClient, KeycloakLogin] = weakref.WeakKeyDictionary()
-
-
-def login(source: SourceConfig, client: SourceClient) -> KeycloakLogin:
-    """One login per client (per sync): statistics and dossiers share its token."""
-    if client in _LOGINS:
-        return _LOGINS[client]
-    s = source.settings
-    form = {"grant_type": s["grant"], "client_id": s["client_id"]}
-    if s["grant"] == "password":
-        form |= {"username": source.secret("username_env"), "password": source.secret("password_env")}
-    else:
-        form["client_secret"] = source.secret("client_secret_env")
-    _LOGINS[client] = KeycloakLogin(client, s["token_url"], form)
-    return _LOGINS[client]
-
-
-@nq57sync.hookimpl
-def nq57sync_fetch_aggregates(source: SourceConfig, period: Period,
-                              client: SourceClient) -> list[AggregateRow] | None:
-    if source.plugin != NAME:
-        return None
-    api: Api = source.settings["api"]
-    if source.settings["statistics_from"] == "public":
-        return api.public_statistics(client, period, source.agencies)
-    return api.statistics(client, login(source, client), period, source.agencies)
-
-
-@nq57sync.hookimpl
-def nq57sync_fetch_dossiers(source: SourceConfig, period: Period,
-                            client: SourceClient) -> Iterator[DossierPage] | None:
-    if source.plugin != NAME:
-        return None
-    api: Api = source.settings["api"]
-    auth = login(source, client)
-    if not source.agencies:
-        return api.dossiers(client, auth, period, [api.root_agency_id])
-    known = {a.code: a.source_id for a in api.agencies(client, auth)}
-    missing = [code for code in source.agencies if code not in known]
-    if missing:
-        raise ConfigError(f"Nguồn “{source.name}”: hệ thống Một cửa không có đơn vị "
-                          f"{', '.join(missing)} (khóa “agencies”).")
-    return api.dossiers(client, auth, period, [known[c] or "" for c in source.agencies])
-
-
-@nq57sync.hookimpl
-def nq57sync_import_file(source: SourceConfig, path: Path) -> ImportedFile | None:
-    if source.plugin != NAME:
-        return None
-    return ImportedFile(ExportedList(path, source.settings["export_columns"]))
+def nq57sync_register_sources() -> list[type[Source]]:
+    return [OneStopSource]

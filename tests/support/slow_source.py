@@ -3,39 +3,39 @@
 import os
 import time
 
+import attrs
 from conftest import make_dossier
 
 import nq57sync
 
 
-@nq57sync.hookimpl
-def nq57sync_source_plugins():
-    return ["slow"]
+@attrs.frozen
+class SlowSource(nq57sync.Source):
+    plugin = "slow"
+    display_name = "Nguồn chậm (thử nghiệm)"
 
+    pages: int
+    page_size: int
+    pause: float
+    status: int
 
-@nq57sync.hookimpl
-def nq57sync_validate_source(source):
-    if source.plugin == "slow":
-        source.reject_unknown({"pages", "page_size", "pause", "status"})
-        return {key: source.option(key, kind, default) for key, kind, default in [
-            ("pages", int, 200), ("page_size", int, 2000), ("pause", float, 0.05),
-            ("status", int, 2)]}
+    @classmethod
+    def from_config(cls, config):
+        config.reject_unknown({"pages", "page_size", "pause", "status"})
+        return cls(config, config.option("pages", int, 200), config.option("page_size", int, 2000),
+                   config.option("pause", float, 0.05), config.option("status", int, 2))
 
-
-@nq57sync.hookimpl
-def nq57sync_fetch_dossiers(source, period, client):
-    if source.plugin != "slow":
-        return None
-    s = source.settings
-
-    def pages():
-        for page in range(s["pages"]):
-            start = page * s["page_size"]
+    def dossiers(self, period, client):
+        for page in range(self.pages):
+            start = page * self.page_size
             yield nq57sync.DossierPage(
-                [make_dossier(i, status=s["status"]) for i in range(start, start + s["page_size"])],
-                total=s["pages"] * s["page_size"])
+                [make_dossier(i, status=self.status) for i in range(start, start + self.page_size)],
+                total=self.pages * self.page_size)
             if os.environ.get("SLOW_SOURCE_READY_FILE") and page == 2:
                 open(os.environ["SLOW_SOURCE_READY_FILE"], "w").close()
-            time.sleep(s["pause"])
+            time.sleep(self.pause)
 
-    return pages()
+
+@nq57sync.hookimpl
+def nq57sync_register_sources():
+    return [SlowSource]

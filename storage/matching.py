@@ -1,0 +1,351 @@
+"""The reconciliation matcher: the SQL that pairs two sources' dossiers and finds differences.
+
+The work is set-based: each side's dossiers valid at its snapshot are copied,
+in code order, into a scratch database of their own; the store's connection
+attaches both and matches them in one pass; Python only sees the rows that
+disagree, as named `Difference` rows. Definitions are those of interface.md;
+the reconciler (`nq57sync.reconcile`) turns the rows into discrepancies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from nq57sync.files import scratch_prefix, sweep_scratch
+from nq57sync.model import Snapshot
+from nq57sync.period import Period
+
+if TYPE_CHECKING:
+    from nq57sync_storage.store import Store
+
+DATE_FIELDS = ("received_at", "due_at", "finished_at", "returned_at")
+
+#: (kind, field, left value, right value, differs) for a matched pair `l`, `r`.
+PAIR_FIELDS = (
+    ("status_mismatch", "status", "CAST(l.status AS TEXT)", "CAST(r.status AS TEXT)",
+     "l.status <> r.status"),
+    ("timeliness_mismatch", "timeliness", "l.timeliness", "r.timeliness",
+     "l.timeliness IS NOT r.timeliness"),
+    ("channel_mismatch", "channel", "CAST(l.channel AS TEXT)", "CAST(r.channel AS TEXT)",
+     "l.channel <> r.channel"),
+    ("procedure_mismatch", "procedure_code", "l.procedure_code", "r.procedure_code",
+     "l.procedure_code <> r.procedure_code"),
+    ("agency_mismatch", "agency_code", "l.agency_code", "r.agency_code",
+     "l.agency_code <> r.agency_code"),
+    # Equal text first: parsing dates is the expensive part and rarely needed.
+    *(("date_mismatch", f, f"l.{f}", f"r.{f}",
+       f"l.{f} IS NOT r.{f} AND ((l.{f} IS NULL) <> (r.{f} IS NULL)"
+       f" OR abs(julianday(l.{f}) - julianday(r.{f})) * 1440 > :tol)")
+      for f in DATE_FIELDS),
+)
+
+
+@attrs.frozen
+class MatchRequest:
+    """What to match: two snapshots, the period and scope of the left side, and the tolerances."""
+
+    left: Snapshot
+    right: Snapshot
+    period: Period
+    scope: str                       # the left side's agencies as JSON, or "*"
+    date_tolerance_minutes: float
+    pending_since: str               # a left change at or after this is still syncing
+
+    def params(self) -> dict[str, Any]:
+        """The parameters every statement here binds (`:tol`, `:start`, …)."""
+        return {"tol": self.date_tolerance_minutes, "pending_since": self.pending_since,
+                "start": self.period.start.isoformat(),
+                "end_next": (self.period.end + dt.timedelta(days=1)).isoformat(),
+                "scope": self.scope}
+
+
+@attrs.frozen
+class Difference:
+    """One way a dossier differs: `kind` is a base kind of interface.md (never sync_pending;
+    `pending` says the left side's change is younger than the grace)."""
+
+    kind: str
+    field: str | None
+    code: str
+    agency_code: str
+    procedure_code: str
+    day: str | None
+    pending: bool
+    left: str | None
+    right: str | None
+    left_row: int | None             # the dossier's row in each side's working table,
+    right_row: int | None            # which `Matching.deltas` reads back
+
+    @property
+    def dossier(self) -> tuple[int | None, int | None]:
+        return (self.left_row, self.right_row)
+
+
+@attrs.frozen
+class Cell:
+    """One side's dossiers counted by what the standard form's metrics are made of."""
+
+    agency_code: str
+    channel: int
+    timeliness: str | None           # early/on_time/late/in_time/overdue; None if withdrawn/rejected
+    withdrawn: bool
+    count: int
+
+
+@attrs.frozen
+class Delta:
+    """A discrepant dossier's left-minus-right membership of one agency's metric."""
+
+    dossier: tuple[int | None, int | None]
+    agency_code: str
+    metric: str
+    amount: int
+
+
+def timeliness_sql(snapshot_day: str) -> str:
+    """A dossier's timeliness as the snapshot taken on `snapshot_day` saw it."""
+    return (
+        "CASE WHEN status IN (3, 7) THEN NULL"
+        " WHEN finished_at IS NOT NULL AND due_at IS NOT NULL THEN CASE"
+        "  WHEN substr(finished_at, 1, 10) < substr(due_at, 1, 10) THEN 'early'"
+        "  WHEN substr(finished_at, 1, 10) = substr(due_at, 1, 10) THEN 'on_time' ELSE 'late' END"
+        " WHEN finished_at IS NOT NULL THEN 'on_time'"
+        f" WHEN due_at IS NOT NULL AND '{snapshot_day}' > substr(due_at, 1, 10) THEN 'overdue'"
+        " ELSE 'in_time' END"
+    )
+
+
+def _in_period(scope_of_left: str, prefix: str = "") -> str:
+    """SQL truth of a row belonging to the reconciled period and the left side's scope.
+
+    Bound to `MatchRequest.params`: `:start`, `:end_next`, `:scope`.
+    """
+    scope = "" if scope_of_left == "*" else (
+        f" AND {prefix}agency_code IN (SELECT value FROM json_each(:scope))")
+    return f"{prefix}received_at >= :start AND {prefix}received_at < :end_next{scope}"
+
+
+_COLUMNS = ("code, alt_code, agency_code, procedure_code, channel, status, received_at, due_at,"
+            " finished_at, returned_at, updated_at")
+#: When the left side last saw the dossier change; computed only for the rows that differ.
+_CHANGED = ("max(coalesce(l.updated_at, ''), coalesce(l.received_at, ''),"
+            " coalesce(l.finished_at, ''), coalesce(l.returned_at, ''))")
+_FLAGS = ", ".join(f"{cond} AS f{i}, {lv} AS l{i}, {rv} AS r{i}"
+                   for i, (_, _, lv, rv, cond) in enumerate(PAIR_FIELDS))
+_ANY_FLAG = "(" + " OR ".join(f"({cond})" for *_, cond in PAIR_FIELDS) + ")"
+#: Each row: kind, field, code, agency, procedure, day, pending, left, right, left row id,
+#: right row id, then per field of PAIR_FIELDS its flag and both values (`_differences`
+#: names them). Positional only inside this module, where the SELECT lists them.
+_PAIRS_SQL = (
+    "SELECT {kind}, NULL, l.code, l.agency_code, l.procedure_code, substr(l.received_at, 1, 10),"
+    f" {_CHANGED} >= :pending_since, NULL, NULL, l.rowid, r.rowid, {_FLAGS}"
+    " FROM {source} WHERE {where}"
+)
+#: The right-side row, if any, that a left dossier without a national-code match pairs with.
+_OTHER_CODE_SQL = (
+    "SELECT l.rowid AS lid, coalesce("
+    " (SELECT r.rowid FROM rec_r r WHERE r.alt_code IS NOT NULL AND r.alt_code = l.code LIMIT 1),"
+    " (SELECT r.rowid FROM rec_r r WHERE l.alt_code IS NOT NULL AND r.code = l.alt_code),"
+    " (SELECT r.rowid FROM rec_r r WHERE l.alt_code IS NOT NULL AND r.alt_code IS NOT NULL"
+    "  AND r.alt_code = l.alt_code LIMIT 1)) AS rid"
+    " FROM rec_l l WHERE l.rowid IN (SELECT value FROM json_each(:lids))"
+)
+#: One side's dossiers counted by the cells the standard form's metrics are made of.
+_CELLS_SQL = ("SELECT agency_code, channel, timeliness, status = 7, count(*) FROM {counted}"
+              " GROUP BY 1, 2, 3, 4")
+_HEAD = 11  # the named columns of a _PAIRS_SQL row before the packed field triples
+
+
+def _differences(rows: Sequence[Sequence[Any]]) -> Iterator[Difference]:
+    """Named rows from the matcher's: a differing pair gives one per field that differs."""
+    for row in rows:
+        kind, field, code, agency, procedure, day, pending, lv, rv, lid, rid = row[:_HEAD]
+        if kind != "pair":
+            yield Difference(kind, field, code, agency, procedure, day, bool(pending), lv, rv,
+                             lid, rid)
+            continue
+        packed = row[_HEAD:]
+        for i, (pair_kind, pair_field, *_) in enumerate(PAIR_FIELDS):
+            flag, left_value, right_value = packed[3 * i: 3 * i + 3]
+            if flag:
+                yield Difference(pair_kind, pair_field, code, agency, procedure, day,
+                                 bool(pending), left_value, right_value, lid, rid)
+
+
+@attrs.frozen
+class Matching:
+    """Both sides' working tables (`rec_l`, `rec_r`) attached to the store's connection.
+
+    The methods read them: `differences`, `cells` and `deltas`. Workers read
+    beside the store's connection, each with its own.
+    """
+
+    store: Store
+    request: MatchRequest
+    pool: ThreadPoolExecutor
+    paths: Mapping[str, str]
+    _cells: dict[str, Future[list[tuple[Any, ...]]]] = attrs.field(factory=dict, alias="_cells")
+
+    def _build(self, name: str, statements: list[str], params: dict[str, Any]) -> None:
+        """One side's table, sorted and indexed, in a scratch database of its own."""
+        with self.store.reader() as conn:
+            conn.execute("ATTACH ? AS side", (self.paths[name],))
+            conn.execute("PRAGMA side.journal_mode = OFF")
+            conn.execute("PRAGMA side.synchronous = OFF")
+            create, *indexes = statements
+            conn.execute(create, params)
+            for statement in indexes:
+                conn.execute(statement)
+
+    def _read(self, sql: str, params: Mapping[str, Any] | None = None
+              ) -> Future[list[tuple[Any, ...]]]:
+        return self.pool.submit(self._read_now, sql, params or {})
+
+    def _read_now(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        with self.store.reader() as conn:
+            for name, path in self.paths.items():
+                conn.execute(f"ATTACH ? AS {name}_db", (path,))
+            return conn.execute(sql, params).fetchall()
+
+    def cells(self) -> dict[str, list[Cell]]:
+        """Each side's (left, right) dossiers of the period counted by `Cell`."""
+        return {side: [Cell(agency, channel, timeliness, bool(withdrawn), count)
+                       for agency, channel, timeliness, withdrawn, count
+                       in self._cells[table].result()]
+                for side, table in (("left", "rec_l"), ("right", "rec_r"))}
+
+    def differences(self) -> list[Difference]:
+        """Matched pairs that differ (a row per field), and the dossiers one side lacks.
+
+        Dossiers pair by national code in one pass; only those left over try the
+        other codes (`MaHoSoKhac` / local code). A right-side dossier nobody
+        claimed is missing on the left unless the left has it outside the period
+        (its date differs across the boundary: reported from the left's side).
+        """
+        conn = self.store.conn
+        params = self.request.params()
+        unclaimed = self._read(
+            "SELECT 'missing_in_left', NULL, r.code, r.agency_code, r.procedure_code,"
+            " substr(r.received_at, 1, 10), 0, NULL, NULL, NULL, r.rowid, r.alt_code FROM rec_r r"
+            " WHERE r.in_period AND NOT EXISTS (SELECT 1 FROM rec_l l WHERE l.code = r.code)")
+        rows = conn.execute(_PAIRS_SQL.format(
+            kind="CASE WHEN r.rowid IS NULL THEN 'unmatched' ELSE 'pair' END",
+            source="rec_l l LEFT JOIN rec_r r ON r.code = l.code",
+            where=f"r.rowid IS NULL OR {_ANY_FLAG}"), params).fetchall()
+        unmatched = [row[9] for row in rows if row[0] == "unmatched"]
+        rows = [row for row in rows if row[0] != "unmatched"]
+        claimed: set[int] = set()
+        if unmatched:
+            by_other_code = conn.execute(_PAIRS_SQL.format(
+                kind="CASE WHEN r.rowid IS NULL THEN 'missing_in_right' ELSE 'pair' END",
+                source=f"({_OTHER_CODE_SQL}) AS x JOIN rec_l l ON l.rowid = x.lid"
+                       " LEFT JOIN rec_r r ON r.rowid = x.rid",
+                where="1"), {**params, "lids": json.dumps(unmatched)}).fetchall()
+            rows += by_other_code
+            claimed = {row[10] for row in by_other_code if row[10] is not None}
+        candidates = [row for row in unclaimed.result() if row[10] not in claimed]
+        if candidates:
+            elsewhere = self._left_outside({code for row in candidates
+                                            for code in (row[2], row[11]) if code})
+            rows += [row[:_HEAD] for row in candidates
+                     if row[2] not in elsewhere and row[11] not in elsewhere]
+        return list(_differences(rows))
+
+    def _left_outside(self, codes: set[str]) -> set[str]:
+        """Which of `codes` the left side holds (as either code) outside the period or scope."""
+        request = self.request
+        a_sql, a_params = self.store.as_of_sql(request.left.id, within_scope=False)
+        found = self.store.conn.execute(
+            f"SELECT a.code, a.alt_code FROM ({a_sql}) AS a WHERE (a.code IN"
+            " (SELECT value FROM json_each(:codes)) OR a.alt_code IN (SELECT value FROM"
+            f" json_each(:codes))) AND NOT coalesce({_in_period(request.scope, 'a.')}, 0)",
+            {**a_params, **request.params(), "codes": json.dumps(sorted(codes))})
+        return {code for row in found for code in row if code} & codes
+
+    def deltas(self, dossiers: Sequence[tuple[int | None, int | None]]) -> list[Delta]:
+        """Per discrepant dossier, agency and metric: its left-minus-right membership.
+
+        SQL sums the memberships per dossier and keeps only the cells that differ.
+        """
+        pairs = json.dumps([[lid, rid] for lid, rid in dossiers])
+        side = ("SELECT d.lid, d.rid, x.agency_code AS agency, x.channel, x.timeliness, x.status,"
+                " {sign} AS sign FROM d JOIN {table} x ON x.rowid = d.{key}{extra}")
+        memberships = " UNION ALL ".join(
+            side.format(sign=sign, table=table, key=key, extra=extra)
+            for sign, table, key, extra in ((1, "rec_l", "lid", ""),
+                                            (-1, "rec_r", "rid", " AND x.in_period")))
+        metric_cells = " UNION ALL ".join(
+            f"SELECT lid, rid, agency, {expr} AS metric, sign FROM m{where}" for expr, where in (
+                ("CASE channel WHEN 2 THEN 'received_online' WHEN 1 THEN 'received_direct'"
+                 " ELSE 'received_postal' END", ""),
+                ("'received_total'", ""),
+                ("CASE timeliness WHEN 'early' THEN 'resolved_early' WHEN 'on_time' THEN"
+                 " 'resolved_on_time' WHEN 'late' THEN 'resolved_late' WHEN 'in_time' THEN"
+                 " 'pending_in_time' WHEN 'overdue' THEN 'pending_overdue' ELSE CASE WHEN"
+                 " status = 7 THEN 'withdrawn' ELSE 'rejected' END END", ""),
+                ("CASE WHEN timeliness IN ('early', 'on_time', 'late') THEN 'resolved_total'"
+                 " ELSE 'pending_total' END", " WHERE timeliness IS NOT NULL")))
+        sql = (
+            "WITH d(lid, rid) AS (SELECT value ->> 0, value ->> 1 FROM json_each(:pairs)),"
+            f" m AS MATERIALIZED ({memberships})"
+            f" SELECT lid, rid, agency, metric, sum(sign) FROM ({metric_cells})"
+            " GROUP BY lid, rid, agency, metric HAVING sum(sign) <> 0")
+        return [Delta((lid, rid), agency, metric, amount) for lid, rid, agency, metric, amount
+                in self.store.conn.execute(sql, {"pairs": pairs})]
+
+
+@contextlib.contextmanager
+def matching(store: Store, request: MatchRequest) -> Iterator[Matching]:
+    """Both sides' dossiers as tables `rec_l` and `rec_r` in code order, counted.
+
+    Code order lets matching walk both B-trees in step instead of jumping
+    about them (measured: 3x faster on a million dossiers than the store's
+    order). Each side is copied, sorted, indexed and counted by its own
+    connection into its own scratch database, the two at once; the store's
+    connection then attaches both (measured: 1 s off 4.4 s on two cores).
+    """
+    left, right, scope = request.left, request.right, request.scope
+    l_sql, l_params = store.as_of_sql(left.id, within_scope=False)
+    r_sql, r_params = store.as_of_sql(right.id, within_scope=False)
+    l_day = left.started_at.date().isoformat()
+    r_day = right.started_at.date().isoformat()
+    params = request.params()
+    sides = {
+        "rec_l": ([f"CREATE TABLE side.rec_l AS SELECT {_COLUMNS}, {timeliness_sql(l_day)}"
+                   f" AS timeliness FROM ({l_sql}) WHERE {_in_period(scope)} ORDER BY code",
+                   "CREATE INDEX side.rec_l_code ON rec_l (code)"],
+                  {**l_params, **params}, "rec_l"),
+        "rec_r": ([f"CREATE TABLE side.rec_r AS SELECT {_COLUMNS}, {timeliness_sql(r_day)}"
+                   f" AS timeliness, {_in_period(scope)} AS in_period FROM ({r_sql})"
+                   " ORDER BY code",
+                   "CREATE INDEX side.rec_r_code ON rec_r (code)",
+                   "CREATE INDEX side.rec_r_alt ON rec_r (alt_code) WHERE alt_code IS NOT NULL"],
+                  {**r_params, **params}, "rec_r WHERE in_period"),
+    }
+    conn = store.conn
+    sweep_scratch()  # what killed runs left behind
+    with (store._errors("đối chiếu"),
+          tempfile.TemporaryDirectory(prefix=scratch_prefix()) as folder,
+          ThreadPoolExecutor(3) as pool):
+        found = Matching(store, request, pool, {name: f"{folder}/{name}.db" for name in sides})
+        for built in [pool.submit(found._build, name, statements, side_params)
+                      for name, (statements, side_params, _) in sides.items()]:
+            built.result()
+        # Counting runs beside the matching: none of them writes, each has its connection.
+        found._cells.update({name: found._read(_CELLS_SQL.format(counted=counted))
+                             for name, (*_, counted) in sides.items()})
+        for name, path in found.paths.items():
+            conn.execute(f"ATTACH ? AS {name}_db", (path,))
+        try:
+            yield found
+        finally:
+            for name in sides:
+                conn.execute(f"DETACH {name}_db")
