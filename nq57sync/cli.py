@@ -6,6 +6,7 @@ or data error, with one line on standard error that says what and where.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
@@ -15,10 +16,12 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nq57sync import vi
+from nq57sync.config import Config
 from nq57sync.errors import Nq57Error, UsageError
 from nq57sync.files import write_text
 from nq57sync.model import Snapshot
@@ -263,6 +266,79 @@ def reconcile(period: Period, fmt: str, output: Path | None, exit_code: bool,
         click.echo(text, nl=False)
     if exit_code and result.discrepancies:
         sys.exit(1)
+
+
+@cli.command("check-report")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@period_option(required=False, help="Kỳ của báo cáo (mặc định: đọc từ báo cáo, ví dụ "
+               "“tháng 11/2025”, “Quý III năm 2025”).")
+@click.option("--agency", default=None, help="Mã đơn vị mà báo cáo nói tới (mặc định: toàn bộ).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "md"]), default="table",
+              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Ghi kết quả vào tệp thay vì in ra.")
+@click.option("--annotate", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Với báo cáo .docx: ghi bản sao có chú thích Word ở mỗi số liệu sai.")
+@click.option("--exit-code", "exit_code", is_flag=True,
+              help="Thoát với mã 1 khi có số liệu sai.")
+@config_option
+def check_report(file: Path, period: Period | None, agency: str | None, fmt: str,
+                 output: Path | None, annotate: Path | None, exit_code: bool,
+                 config_path: Path) -> None:
+    """Kiểm tra dự thảo báo cáo trước khi trình ký: cộng tổng, tỷ lệ, số ghi lặp, và đối
+    chiếu số liệu với hai hệ thống.
+
+    \b
+    Ví dụ: nq57sync check-report bao-cao-thang-11.docx
+           nq57sync check-report bao-cao.pdf --period 2025-11 --format json
+           nq57sync check-report bao-cao.docx --annotate bao-cao-chu-thich.docx --exit-code
+    """
+    from nq57sync import checkreport
+
+    # Without a configuration the report's own arithmetic is still checked.
+    config = Config.load(config_path) if config_path.exists() else Config.from_dict({})
+    with Workspace(config) as ws:
+        result = ws.check_report(file, period=period, agency=agency)
+    if fmt == "json":
+        text = json.dumps(result.as_json(), ensure_ascii=False, indent=2) + "\n"
+    elif fmt == "md":
+        text = checkreport.render_markdown(result)
+    else:
+        text = _check_table(result)
+    if annotate is not None:
+        checkreport.annotate(result, checkreport.read_document(file), annotate)
+    if output is not None:
+        try:
+            write_text(output, text)
+        except OSError as exc:
+            raise UsageError(f"Không ghi được tệp {output}: {exc.strerror or exc}.") from None
+        console.print(f"Đã ghi kết quả kiểm tra vào {output}.", highlight=False)
+    else:
+        click.echo(text, nl=False)
+    if annotate is not None:
+        console.print(f"Đã ghi bản có chú thích vào {annotate}.", highlight=False)
+    if exit_code and result.count("mismatch"):
+        sys.exit(1)
+
+
+def _check_table(result: Any) -> str:
+    from nq57sync.checkreport import KIND_NAMES, STATUS_NAMES
+
+    table = Table(title=f"Kiểm tra báo cáo {escape(result.path.name)}", show_lines=False)
+    for name in ("Dòng", "Loại", "Kết quả", "Số ghi", "Số đúng", "Nhận xét"):
+        table.add_column(name, overflow="fold")
+    order = {"mismatch": 0, "unclear": 1, "ok": 2}
+    for c in sorted(result.checks, key=lambda c: (order[c.status], c.line)):
+        table.add_row(str(c.line), KIND_NAMES[c.kind], STATUS_NAMES[c.status], escape(c.stated),
+                      escape(c.computed), escape(c.message))
+    period = (f"Kỳ: {result.period.label} ({result.period_reason}).\n" if result.period
+              else "Không rõ kỳ của báo cáo: chưa đối chiếu với hệ thống (dùng --period).\n")
+    summary = (f"Đã kiểm tra {vi.number(len(result.checks))} số liệu: "
+               f"{vi.number(result.count('mismatch'))} sai, "
+               f"{vi.number(result.count('unclear'))} chưa rõ.\n")
+    out = Console(width=160, record=True, file=io.StringIO())
+    out.print(table)
+    return period + out.export_text() + summary
 
 
 @cli.command()

@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -21,11 +22,14 @@ from nq57sync.config import Config, SourceConfig
 from nq57sync.coverage import Coverage
 from nq57sync.errors import Cancelled, ConfigError, DataError, UsageError
 from nq57sync.http import RequestBudget, SourceClient, tls_context
-from nq57sync.model import VN_TZ, Dossier, Snapshot
+from nq57sync.model import METRICS, VN_TZ, Dossier, Snapshot
 from nq57sync.period import Period
 from nq57sync.plugins import make_plugin_manager, source_classes
 from nq57sync.reconcile import Reconciler, ReconcileResult
 from nq57sync.sources import Source
+
+if TYPE_CHECKING:
+    from nq57sync.checkreport import Reference, ReportCheck
 from nq57sync_storage import Store
 
 #: Called with (dossiers stored so far, total announced by the source or None).
@@ -201,6 +205,31 @@ class Workspace:
         content = reports.build(result, self.store, self.config, self.pm)
         return reports.write(content, Path(path), fmt)
 
+    def check_report(self, path: str | os.PathLike[str], period: Period | None = None,
+                     agency: str | None = None) -> ReportCheck:
+        """Check a draft report (.docx, .md, .txt, .pdf): its arithmetic, and with a period
+        (given, or read from the report) each figure the store holds, against both sources.
+
+        Reading only: the reconciliation behind it is not recorded.
+        """
+        from nq57sync import checkreport
+
+        file = Path(path)
+        if not file.is_file():
+            raise UsageError(f"Không tìm thấy tệp {file}.")
+        document = checkreport.read_document(file)
+        reason = "theo kỳ đã chỉ định (--period)"
+        if period is None:
+            period, reason = checkreport.period_in_text(document.lines)
+        reference = None
+        if period is not None and self.config.store_path.exists():
+            covers = self.reconcilable(period)
+            if covers is not None:
+                reference = _reference(self.reconcile(period, record=False), agency)
+            else:
+                reason += "; kho chưa có đủ dữ liệu kỳ này nên chưa đối chiếu với hệ thống"
+        return checkreport.check(document, reference, period=period, period_reason=reason)
+
     def _fetch_period(self, source: Source, period: Period) -> Period:
         """The right side's copies are looked for beyond the period's edges."""
         if source.name != self.config.reconcile.right:
@@ -339,3 +368,31 @@ def _survey(dossiers: Iterable[Dossier], file: Path) -> _Survey:
             last = day if last is None or day > last else last
             agency_days.add((d.agency.code, day))
     return _Survey(count, first, last, frozenset(agency_days), tuple(repeated))
+
+
+def _reference(result: ReconcileResult, agency: str | None) -> Reference:
+    """Both sides' figures for a report's check: published for the period when both sides
+    published it, else recomputed from their dossiers; summed over agencies unless one is asked."""
+    from nq57sync.checkreport import Reference
+
+    published = result.published
+    basis = published if published["left"] and published["right"] else result.figures
+    if agency is not None and agency not in basis["left"] and agency not in basis["right"]:
+        raise UsageError(f"Kỳ {result.period.label} không có số liệu của đơn vị “{agency}”.")
+    values = {}
+    for side in ("left", "right"):
+        rows = [m for code, m in basis[side].items() if agency in (None, code)]
+        values[side] = {k: sum(row.get(k, 0) for row in rows) for k in METRICS}
+    kinds = {d.id: d.kind for d in result.discrepancies}
+    explanations = {}
+    for metric in METRICS:
+        ids = tuple(i for a in result.aggregates if a.metric == metric
+                    and agency in (None, a.agency_code) for i in a.explained_by)
+        if ids:
+            counted = Counter(kinds[i] for i in ids if i in kinds)
+            explanations[metric] = (ids, ", ".join(
+                f"{vi.number(n)} hồ sơ {vi.DISCREPANCY_KINDS[k].lower()}"
+                for k, n in counted.most_common()))
+    names = {side: vi.source_name(getattr(result, side).source, short=True)
+             for side in ("left", "right")}
+    return Reference(names, values, explanations)

@@ -28,10 +28,12 @@ SHARES = {"online_share": (("received_online",),
 def _clause(block: Block, figure: Figure) -> str:
     """The folded words of the figure's clause: before it back to a boundary, after its unit."""
     folded = block.folded
-    start = max(folded.rfind(c, 0, figure.start) for c in ",;:(")
+    start = max(folded.rfind(c, 0, figure.start) for c in (",", ";", ":", "(", " va "))
+    if folded.startswith(" va ", start):
+        start += 3
     marker = max(folded.rfind(w, 0, figure.start) for w in ("trong do", "gom"))
     start = max(start, marker + 8 if marker >= 0 else -1)
-    after = re.search(r"[,;:.()]", folded[figure.unit_end:])
+    after = re.search(r"[,;:.()]| va ", folded[figure.unit_end:])
     end = figure.unit_end + after.start() if after else len(folded)
     return f"{folded[start + 1:figure.start]} | {folded[figure.unit_end:end]}"
 
@@ -93,8 +95,8 @@ def repeat_checks(stated: Sequence[Stated]) -> Iterator[Check]:
     first: dict[str, Stated] = {}
     for s in stated:
         seen = first.setdefault(s.metric, s)
-        if seen is s:
-            continue
+        if seen is s or seen.block is s.block:
+            continue  # one sentence lists parts; a repeat is the same quantity stated elsewhere
         a, b = seen.figure, s.figure
         line = s.block.line_at(b.start)
         label = vi.METRIC_NAMES.get(s.metric, SHARE_NAMES.get(s.metric, s.metric))

@@ -170,11 +170,17 @@ def _top_level(block: Block, figures: Sequence[Figure], start: int, end: int) ->
 def _partitioned(block: Block, parts: Sequence[Figure], end: int) -> bool:
     """True when the parts' own words say they make up the whole (channels, timeliness …)."""
     labels = []
+    previous = max(0, parts[0].start - 30)
     for a, b in zip(parts, [*parts[1:], None], strict=True):
         stop = b.start if b is not None else end
-        labels.append(block.folded[a.start:stop])
+        # The part's own words: after it up to a boundary (`1.500 hồ sơ trực tuyến`), else
+        # before it since the previous part (`trực tuyến: 1.500`).
+        after = re.split(r"[,;:()]| va ", block.folded[a.unit_end:stop])[0]
+        labels.append((after, block.folded[previous:a.start]))
+        previous = a.unit_end + len(after)
     for words in _PARTITIONS:
-        named = [next((w for w in words if w in label), None) for label in labels]
+        named = [next((w for w in words if w in after), None)
+                 or next((w for w in words if w in before), None) for after, before in labels]
         if all(named) and len(set(named)) == len(named):
             return True
     return False
@@ -335,13 +341,20 @@ def _one_share(block: Block, figures: Sequence[Figure], stated: Figure,
                     f"{vn(computed, stated.decimals)}%; cần sửa tỷ lệ hoặc số liệu.")
         return
     # `…, trong đó A hồ sơ trực tuyến (tỷ lệ s%)`: a part of a stated total.
-    if not re.search(r"(ty le|chiem|dat)\s*$", fold(before)[-20:]):
+    lead = re.search(r"(ty le|chiem|dat)([a-z ]{0,30})$", fold(before))
+    if not lead:
         return
-    part = next((f for f in reversed(figures) if f.end <= stated.start and not f.is_percent
-                 and f.unit), None)
-    if part is None:
+    preceding = [f for f in figures if f.end <= stated.start and not f.is_percent and f.unit]
+    if not preceding or stated.start - preceding[-1].end > 80:
         return
+    part = preceding[-1]
     total_check = next((c for c in sums.values() if part.text in c.terms), None)
+    qualifier = lead.group(2).strip()
+    if total_check is not None and qualifier:
+        # `(tỷ lệ trực tuyến 64,7%)` after `A … trực tuyến và B … trực tiếp`: the part so named.
+        named = [f for f in preceding if f.text in total_check.terms
+                 and qualifier in re.split(r"[,;:()]| va ", block.folded[f.unit_end:])[0]]
+        part = named[-1] if named else part
     if total_check is None or total_check.status == "unclear":
         yield Check("share", "unclear", line, excerpt, stated.text, "", (part.text,),
                     f"Không xác định được tỷ lệ {stated.text} tính trên tổng nào; cần xem lại.")

@@ -155,7 +155,12 @@ class Figure:
 
     @property
     def tolerance(self) -> Decimal:
-        """Half a unit of the last stated digit: what rounding may have taken away."""
+        """Half a unit of the last stated digit: what rounding may have taken away.
+
+        Counts (dossiers, tasks) are exact: a whole number of them is not rounded.
+        """
+        if self.decimals == 0 and self.unit not in AMOUNT_UNITS:
+            return Decimal(0)
         return Decimal(5) / (Decimal(10) ** (self.decimals + 1))
 
 
