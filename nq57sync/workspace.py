@@ -391,7 +391,7 @@ def _reference(result: ReconcileResult, agency: str | None) -> Reference:
         if ids:
             counted = Counter(kinds[i] for i in ids if i in kinds)
             explanations[metric] = (ids, ", ".join(
-                f"{vi.number(n)} hồ sơ {vi.DISCREPANCY_KINDS[k].lower()}"
+                f"{vi.number(n)} sai lệch “{vi.DISCREPANCY_KINDS[k].lower()}”"
                 for k, n in counted.most_common()))
     names = {side: vi.source_name(getattr(result, side).source, short=True)
              for side in ("left", "right")}

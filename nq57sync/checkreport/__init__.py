@@ -67,7 +67,8 @@ def check(document: Document, reference: Reference | None = None, *,
     """Every check of the document, in the order of its lines."""
     all_blocks = blocks(document.lines)
     stated = stated_metrics(all_blocks)
-    found = [*sum_checks(all_blocks), *share_checks(all_blocks), *status_checks(all_blocks),
+    sums = list(sum_checks(all_blocks))
+    found = [*sums, *share_checks(all_blocks, sums), *status_checks(all_blocks),
              *repeat_checks(stated)]
     if reference is not None:
         found += source_checks(stated, reference)
@@ -87,7 +88,8 @@ _YEAR = re.compile(r"\bnam\s*(\d{4})\b")
 def period_in_text(lines: tuple[str, ...] | list[str]) -> tuple[Period | None, str]:
     """The period a report is about, from its heading lines: a date range, a quarter, a month,
     a year (in that order of precision); with the words it was read from."""
-    head = fold(" ".join(lines[:40]))
+    text = " ".join(lines[:40])
+    head = fold(text)
     for pattern, make in (
             (_RANGE, lambda m: f"{m[3]}-{int(m[2]):02d}-{int(m[1]):02d}.."
                                f"{m[6]}-{int(m[5]):02d}-{int(m[4]):02d}"),
@@ -97,7 +99,8 @@ def period_in_text(lines: tuple[str, ...] | list[str]) -> tuple[Period | None, s
         m = pattern.search(head)
         if m:
             try:
-                return Period.parse(make(m)), f"đọc từ báo cáo: “{m.group(0)}”"
+                # `fold` keeps offsets: the reason quotes the report's own words.
+                return Period.parse(make(m)), f"đọc từ báo cáo: “{text[m.start():m.end()]}”"
             except PeriodError:
                 continue
     return None, ""

@@ -301,17 +301,20 @@ def _share_status(stated: Figure, part: Decimal, whole: Decimal, slack: Decimal
     return ("ok" if rounded_ok or truncated_ok else "mismatch"), computed
 
 
-def share_checks(all_blocks: Sequence[Block]) -> Iterator[Check]:
-    """A percentage beside its two figures: `s% (A/B)`, `A/B = s%`, a part `(tỷ lệ s%)` of a total."""
-    for index, block in enumerate(all_blocks):
+def share_checks(all_blocks: Sequence[Block], sums: Sequence[Check]) -> Iterator[Check]:
+    """A percentage beside its two figures: `s% (A/B)`, `A/B = s%`, a part `(tỷ lệ s%)` of a
+    total (one of `sums`, the report's sum checks, stated in the same block)."""
+    for block in all_blocks:
         figures = figures_in(block.text, block.folded)
         percents = [f for f in figures if f.is_percent]
         if not percents:
             continue
-        sums = {c.stated: c for c in sum_checks([block, *all_blocks[index + 1:index + 8]])
-                if c.line >= block.first_line}
+        written = {f.text for f in figures}
+        last_line = block.line_at(len(block.text))
+        here = {c.stated: c for c in sums
+                if block.first_line <= c.line <= last_line and c.stated in written}
         for stated in percents:
-            yield from _one_share(block, figures, stated, sums)
+            yield from _one_share(block, figures, stated, here)
 
 
 def _one_share(block: Block, figures: Sequence[Figure], stated: Figure,
