@@ -322,20 +322,16 @@ def check_report(file: Path, period: Period | None, agency: str | None, fmt: str
 
 
 def _check_table(result: Any) -> str:
-    from nq57sync.checkreport import KIND_NAMES, STATUS_NAMES
-
     table = Table(title=f"Kiểm tra báo cáo {escape(result.path.name)}", show_lines=False)
     for name in ("Dòng", "Loại", "Kết quả", "Số ghi", "Số đúng", "Nhận xét"):
         table.add_column(name, overflow="fold")
-    order = {"mismatch": 0, "unclear": 1, "ok": 2}
-    for c in sorted(result.checks, key=lambda c: (order[c.status], c.line)):
-        table.add_row(str(c.line), KIND_NAMES[c.kind], STATUS_NAMES[c.status], escape(c.stated),
-                      escape(c.computed), escape(c.message))
+    for c in result.by_severity():
+        table.add_row(str(c.line), vi.REPORT_CHECK_KINDS[c.kind],
+                      vi.REPORT_CHECK_STATUSES[c.status], escape(c.stated), escape(c.computed),
+                      escape(c.message))
     period = (f"Kỳ: {result.period.label} ({result.period_reason}).\n" if result.period
               else "Không rõ kỳ của báo cáo: chưa đối chiếu với hệ thống (dùng --period).\n")
-    summary = (f"Đã kiểm tra {vi.number(len(result.checks))} số liệu: "
-               f"{vi.number(result.count('mismatch'))} sai, "
-               f"{vi.number(result.count('unclear'))} chưa rõ.\n")
+    summary = result.summary_vi() + "\n"
     out = Console(width=160, record=True, file=io.StringIO())
     out.print(table)
     return period + out.export_text() + summary

@@ -3,6 +3,7 @@
 import contextlib
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -210,3 +211,59 @@ def test_each_endpoint_serves_alone_from_the_app_state(reconciled, path, route, 
         answer = httpx.get(url + path, timeout=60)
     assert answer.status_code == 200, answer.text[:300]
     assert expected in answer.text
+
+
+def test_a_draft_report_uploaded_is_checked_beside_its_text(server, browser, tmp_path):
+    url, result = server
+    left = result.figures["left"]
+    direct = sum(row["received_direct"] for row in left.values())
+    online = sum(row["received_online"] for row in left.values())
+    n = vi.number
+    draft = tmp_path / "du-thao <b>.md"
+    draft.write_text("\n".join([
+        f"Báo cáo tháng {result.period.start.month}/{result.period.start.year}",
+        f"Tiếp nhận {n(online + direct + 5)} hồ sơ, trong đó {n(online)} hồ sơ trực tuyến và "
+        f"{n(direct)} hồ sơ trực tiếp.",
+        "Ghi chú: <script>alert(1)</script>",
+    ]), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1300, "height": 1200})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: errors.append("dialog: " + d.message))
+    page.goto(url + "/kiem-tra-bao-cao")
+    page.set_input_files("#tep", str(draft))
+    page.click("#upload button")
+    page.wait_for_load_state()
+    assert page.inner_text("#file") == "du-thao <b>.md"          # shown as text
+    assert "đọc từ báo cáo" in page.inner_text("#period")
+    mismatches = page.locator("#findings tr[data-status='mismatch']")
+    kinds = sorted(mismatches.nth(i).get_attribute("data-kind") for i in range(mismatches.count()))
+    # The total is 5 more than its parts (and not what the systems hold either, unless by chance).
+    assert "sum" in kinds and set(kinds) <= {"sum", "source"}
+    assert page.inner_text("#mismatches") == str(len(kinds))
+    assert page.locator("#findings tr[data-kind='source']").count() >= 2  # against both systems
+    assert page.get_attribute("#dong-2", "class") == "line-mismatch"
+    assert "<script>alert(1)</script>" in page.inner_text("#dong-3")
+    page.screenshot(path=str(BUILD / "dashboard-check-report.png"), full_page=True)
+    assert errors == []
+
+
+def test_the_upload_refuses_what_it_cannot_read_and_keeps_nothing(server, tmp_path):
+    url, _ = server
+    before = set(Path(tempfile.gettempdir()).glob("nq57sync-check-*"))
+    wrong = httpx.post(url + "/kiem-tra-bao-cao", files={"tep": ("bao-cao.exe", b"MZ")})
+    assert wrong.status_code == 400 and "đuôi “.exe”" in wrong.text
+    from nq57sync.web.app import MAX_UPLOAD
+
+    huge = httpx.post(url + "/kiem-tra-bao-cao",
+                      files={"tep": ("bao-cao.txt", b"1" * (MAX_UPLOAD + 100_000))})
+    assert huge.status_code == 400 and "MB" in huge.text
+    broken = httpx.post(url + "/kiem-tra-bao-cao", files={"tep": ("bao-cao.docx", b"PK\x03\x04")})
+    assert broken.status_code == 400 and "bao-cao.docx" in broken.text
+    cross = httpx.post(url + "/kiem-tra-bao-cao", files={"tep": ("a.txt", b"x")},
+                       headers={"Origin": "http://evil.example"})
+    assert cross.status_code == 403
+    sneaky = httpx.post(url + "/kiem-tra-bao-cao", files={"tep": ("a.txt", b"x")},
+                        headers={"Origin": "null", "Sec-Fetch-Site": "cross-site"})
+    assert sneaky.status_code == 403
+    assert set(Path(tempfile.gettempdir()).glob("nq57sync-check-*")) == before

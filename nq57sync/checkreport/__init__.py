@@ -36,9 +36,8 @@ from nq57sync.period import Period
 __all__ = ["Check", "Document", "Reference", "ReportCheck", "annotate", "check",
            "period_in_text", "read_document", "render_markdown"]
 
-KIND_NAMES = {"sum": "Tổng và các phần", "share": "Tỷ lệ", "fraction": "Phân số",
-              "status": "Tình trạng", "repeat": "Số ghi lặp", "source": "Đối chiếu với hệ thống"}
-STATUS_NAMES = {"ok": "khớp", "mismatch": "sai", "unclear": "chưa rõ"}
+#: The order findings are read in: what is wrong first.
+SEVERITY = {"mismatch": 0, "unclear": 1, "ok": 2}
 
 
 @attrs.frozen
@@ -49,9 +48,27 @@ class ReportCheck:
     period: Period | None
     period_reason: str
     checks: tuple[Check, ...]
+    #: The text as read, one entry per line (`Check.line` indexes it from 1).
+    lines: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
 
     def count(self, status: str) -> int:
         return sum(1 for c in self.checks if c.status == status)
+
+    def by_severity(self) -> list[Check]:
+        """Mismatches first, then what is unclear, then what agrees; each in line order."""
+        return sorted(self.checks, key=lambda c: (SEVERITY[c.status], c.line))
+
+    def worst_by_line(self) -> dict[int, str]:
+        """Each line that has a check, with its worst finding's status."""
+        out: dict[int, str] = {}
+        for c in sorted(self.checks, key=lambda c: -SEVERITY[c.status]):
+            out[c.line] = c.status
+        return out
+
+    def summary_vi(self) -> str:
+        return (f"Đã kiểm tra {vi.number(len(self.checks))} số liệu: "
+                f"{vi.number(self.count('mismatch'))} sai, {vi.number(self.count('unclear'))} "
+                "chưa rõ.")
 
     def as_json(self) -> dict[str, object]:
         return {"file": str(self.path),
@@ -74,7 +91,7 @@ def check(document: Document, reference: Reference | None = None, *,
         found += source_checks(stated, reference)
     unique = {(c.kind, c.line, c.stated, c.terms): c for c in found}
     ordered = sorted(unique.values(), key=lambda c: (c.line, c.kind))
-    return ReportCheck(document.path, period, period_reason, tuple(ordered))
+    return ReportCheck(document.path, period, period_reason, tuple(ordered), tuple(document.lines))
 
 
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
@@ -113,13 +130,10 @@ def render_markdown(result: ReportCheck) -> str:
     lines = [f"# Kiểm tra báo cáo {md_cell(result.path.name)}", ""]
     if result.period:
         lines += [f"Kỳ: {result.period.label} ({md_cell(result.period_reason)})", ""]
-    lines += [f"Đã kiểm tra {vi.number(len(result.checks))} số liệu: "
-              f"{vi.number(result.count('mismatch'))} sai, {vi.number(result.count('unclear'))} "
-              "chưa rõ.", "", "| Dòng | Loại | Kết quả | Số ghi | Số đúng | Nhận xét |",
+    lines += [result.summary_vi(), "", "| Dòng | Loại | Kết quả | Số ghi | Số đúng | Nhận xét |",
               "|---:|---|---|---:|---:|---|"]
-    order = {"mismatch": 0, "unclear": 1, "ok": 2}
-    for c in sorted(result.checks, key=lambda c: (order[c.status], c.line)):
-        lines.append(f"| {c.line} | {KIND_NAMES[c.kind]} | {STATUS_NAMES[c.status]} | "
+    for c in result.by_severity():
+        lines.append(f"| {c.line} | {vi.REPORT_CHECK_KINDS[c.kind]} | {vi.REPORT_CHECK_STATUSES[c.status]} | "
                      f"{md_cell(c.stated)} | {md_cell(c.computed)} | {md_cell(c.message)} |")
     return "\n".join(lines) + "\n"
 

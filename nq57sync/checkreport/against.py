@@ -15,7 +15,7 @@ import attrs
 
 from nq57sync import vi
 from nq57sync.checkreport.checks import Block, Check
-from nq57sync.checkreport.reading import Figure, figures_in, vn
+from nq57sync.checkreport.reading import Figure, vn
 
 #: Clauses about another period or a comparison: their figures are not this period's.
 _ELSEWHERE = re.compile(r"cung ky|ky truoc|thang truoc|quy truoc|nam truoc|luy ke|so voi|"
@@ -83,7 +83,7 @@ def stated_metrics(all_blocks: Sequence[Block]) -> list[Stated]:
     for block in all_blocks:
         if " | " in block.text:
             continue  # a table row belongs to a breakdown the words around it name
-        for figure in figures_in(block.text, block.folded):
+        for figure in block.figures:
             metric = metric_of(block, figure)
             if metric:
                 out.append(Stated(block, figure, metric))

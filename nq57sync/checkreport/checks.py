@@ -57,13 +57,14 @@ class Block:
     folded: str
     first_line: int                  # 1-based
     starts: tuple[int, ...]          # offset in `text` where each following line starts
+    figures: tuple[Figure, ...]      # every quantity in it, read once (`figures_in`)
 
     def line_at(self, offset: int) -> int:
         return self.first_line + bisect.bisect_right(self.starts, offset) - 1
 
     @property
     def bullet(self) -> str:
-        m = re.match(r"\s*([-+•*–])\s", self.text)
+        m = _BULLET_MARK.match(self.text)
         return m.group(1) if m else ""
 
     def excerpt(self, start: int, end: int, width: int = 90) -> str:
@@ -73,7 +74,9 @@ class Block:
             "…" if right < len(self.text) else "")
 
 
-_BULLET = re.compile(r"\s*(?:[-+•*–]\s|[a-zđ]\)\s|\d+[.)]\s|[IVX]+\.\s)")
+#: A bullet's mark; OCR may leave a stray mark beside it (`-' Quá hạn`).
+_BULLET_MARK = re.compile(r"\s*([-+•*–])[^\w\s]?\s")
+_BULLET = re.compile(r"\s*(?:[-+•*–][^\w\s]?\s|[a-zđ]\)\s|\d+[.)]\s|[IVX]+\.\s)")
 
 
 def blocks(lines: Sequence[str]) -> list[Block]:
@@ -88,7 +91,8 @@ def blocks(lines: Sequence[str]) -> list[Block]:
     def close() -> None:
         nonlocal text, starts
         if text.strip():
-            out.append(Block(text, fold(text), first, tuple(starts)))
+            folded = fold(text)
+            out.append(Block(text, folded, first, tuple(starts), tuple(figures_in(text, folded))))
         text, starts = "", []
 
     for number, raw in enumerate(lines, 1):
@@ -221,7 +225,7 @@ def sum_checks(all_blocks: Sequence[Block]) -> Iterator[Check]:
     """A total followed by its parts: `X, trong đó A; B`, `X (gồm: A, B)`, `X (A … và B …)`,
     and a total whose sentence ends `Cụ thể:` or `gồm:` with bulleted parts under it."""
     for index, block in enumerate(all_blocks):
-        figures = [f for f in figures_in(block.text, block.folded) if not f.is_percent]
+        figures = [f for f in block.figures if not f.is_percent]
         for total in figures:
             m = _MARKER.match(block.folded, total.unit_end)
             paren = block.text[total.unit_end:total.unit_end + 3].lstrip().startswith("(")
@@ -276,7 +280,7 @@ def _bullet_parts(all_blocks: Sequence[Block], index: int, unit: str
         if not block.bullet or (marker and block.bullet != marker):
             break
         marker = block.bullet
-        figures = [f for f in figures_in(block.text, block.folded) if f.unit == unit]
+        figures = [f for f in block.figures if f.unit == unit]
         top = _top_level(block, figures, 0, len(block.text))
         if not top:
             return []  # a bullet without the unit: the list is not a breakdown
@@ -304,15 +308,18 @@ def _share_status(stated: Figure, part: Decimal, whole: Decimal, slack: Decimal
 def share_checks(all_blocks: Sequence[Block], sums: Sequence[Check]) -> Iterator[Check]:
     """A percentage beside its two figures: `s% (A/B)`, `A/B = s%`, a part `(tỷ lệ s%)` of a
     total (one of `sums`, the report's sum checks, stated in the same block)."""
+    by_line: dict[int, list[Check]] = {}
+    for c in sums:
+        by_line.setdefault(c.line, []).append(c)
     for block in all_blocks:
-        figures = figures_in(block.text, block.folded)
+        figures = block.figures
         percents = [f for f in figures if f.is_percent]
         if not percents:
             continue
         written = {f.text for f in figures}
         last_line = block.line_at(len(block.text))
-        here = {c.stated: c for c in sums
-                if block.first_line <= c.line <= last_line and c.stated in written}
+        here = {c.stated: c for line in range(block.first_line, last_line + 1)
+                for c in by_line.get(line, ()) if c.stated in written}
         for stated in percents:
             yield from _one_share(block, figures, stated, here)
 
@@ -352,13 +359,15 @@ def _one_share(block: Block, figures: Sequence[Figure], stated: Figure,
         return
     part = preceding[-1]
     total_check = next((c for c in sums.values() if part.text in c.terms), None)
-    qualifier = lead.group(2).strip()
+    qualifier = _letters(lead.group(2))
+    named = None
     if total_check is not None and qualifier:
-        # `(tỷ lệ trực tuyến 64,7%)` after `A … trực tuyến và B … trực tiếp`: the part so named.
+        # `(tỷ lệ trực tuyến 64,7%)` after `A … trực tuyến và B … trực tiếp`: the part so named
+        # (letters only: OCR leaves stray marks inside words, `trực' tuyến`).
         named = [f for f in preceding if f.text in total_check.terms
-                 and qualifier in re.split(r"[,;:()]| va ", block.folded[f.unit_end:])[0]]
+                 and qualifier in _letters(re.split(r"[,;:()]| va ", block.folded[f.unit_end:])[0])]
         part = named[-1] if named else part
-    if total_check is None or total_check.status == "unclear":
+    if total_check is None or total_check.status == "unclear" or named == []:
         yield Check("share", "unclear", line, excerpt, stated.text, "", (part.text,),
                     f"Không xác định được tỷ lệ {stated.text} tính trên tổng nào; cần xem lại.")
         return
@@ -371,6 +380,11 @@ def _one_share(block: Block, figures: Sequence[Figure], stated: Figure,
                 f"Tỷ lệ {stated.text} khớp với {part.text}/{whole_figure.text}." if status == "ok"
                 else f"Tỷ lệ ghi {stated.text} nhưng {part.text}/{whole_figure.text} = "
                      f"{vn(computed, stated.decimals)}%; cần sửa tỷ lệ hoặc số liệu.")
+
+
+def _letters(folded: str) -> str:
+    """Folded text with only its letters and single spaces (what OCR cannot spoil)."""
+    return " ".join(re.sub(r"[^a-z ]+", "", folded).split())
 
 
 def _fraction_terms(text: str, block: Block
@@ -410,7 +424,7 @@ def _labelled(block: Block, words: Sequence[tuple[str, str]], units: Sequence[st
               ) -> list[tuple[str, Figure]]:
     """Figures of `units` named by the status word right before them (within the clause)."""
     out = []
-    figures = [f for f in figures_in(block.text, block.folded) if f.unit in units]
+    figures = [f for f in block.figures if f.unit in units]
     # `06 nhiệm vụ/17 chỉ tiêu` and `0 nhiệm vụ/chỉ tiêu`: one status, two units.
     for f in figures:
         clause_start = max(block.folded.rfind(c, 0, f.start) for c in ",;:(")

@@ -30,6 +30,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,9 @@ import jinja2
 import pluggy
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from starlette.convertors import PathConvertor, register_url_convertor
+from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
@@ -49,7 +52,7 @@ from starlette.templating import Jinja2Templates
 
 from nq57sync import vi
 from nq57sync.config import Config
-from nq57sync.errors import ConfigError, Nq57Error, PeriodError
+from nq57sync.errors import ConfigError, DataError, Nq57Error, PeriodError, UsageError
 from nq57sync.listen import listen
 from nq57sync.period import Period
 from nq57sync.plugins import make_plugin_manager
@@ -228,14 +231,14 @@ def failure(request: Request, message: str, status: int) -> Response:
     return render(request, "error.html.j2", status=status, message=message, ky="",
                   periods=[], period=None, stamp={"snapshot": 0, "run": 0})
 
-def page(handler: Callable[[Request, Workspace], Response]) -> Callable[[Request], Response]:
+def page(handler: Callable[..., Response]) -> Callable[..., Response]:
     """Open a workspace per request; the project's errors become a readable page."""
 
-    def run(request: Request) -> Response:
+    def run(request: Request, *args: Any) -> Response:
         state = _state(request)
         try:
             with Workspace(state.config, state.pm) as ws:
-                return handler(request, ws)
+                return handler(request, ws, *args)
         except PeriodError as exc:
             return failure(request, str(exc), 400)
         except Nq57Error as exc:
@@ -366,10 +369,90 @@ def stamp(request: Request, ws: Workspace) -> Response:
     return JSONResponse(queries.version_stamp(ws.store))
 
 
+#: A draft report is a few megabytes; a bigger upload is refused before it is read.
+MAX_UPLOAD = 20 * 1024 * 1024
+UPLOAD_SUFFIXES = (".docx", ".pdf", ".md", ".txt")
+
+
+@attrs.frozen
+class Upload:
+    """A report received by the check page, kept in a private folder while it is checked."""
+
+    name: str                 # as the browser sent it (shown, never used as a path)
+    path: Path
+    period: str
+    agency: str
+
+
+async def check_report_page(request: Request) -> Response:
+    """Upload a draft report; its findings beside its text (`Workspace.check_report`).
+
+    Reading only: the file lives in a private temporary folder for the request.
+    """
+    if request.method == "GET":
+        return await run_in_threadpool(_check_report, request, None)
+    # Only this dashboard's own form (with `Referrer-Policy: no-referrer` a browser sends
+    # `Origin: null` even for it; `Sec-Fetch-Site` still tells who sent the request).
+    origin = request.headers.get("origin", "null")
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none") or (
+            origin != "null" and urllib.parse.urlsplit(origin).netloc != request.headers.get("host")):
+        return PlainTextResponse("Yêu cầu từ trang khác bị từ chối.", status_code=403)
+    folder = Path(tempfile.mkdtemp(prefix="nq57sync-check-"))
+    try:
+        upload = await _receive(request, folder)
+        if isinstance(upload, str):
+            return await run_in_threadpool(failure, request, upload, 400)
+        return await run_in_threadpool(_check_report, request, upload)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _receive(request: Request, folder: Path) -> Upload | str:
+    """The uploaded file copied into `folder` (at most `MAX_UPLOAD` bytes), or why not."""
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit():
+        return "Trình duyệt không cho biết kích thước tệp; hãy tải lên lại."
+    if int(declared) > MAX_UPLOAD + 65_536:
+        return f"Tệp lớn hơn {vi.number(MAX_UPLOAD // 2**20)} MB; hãy tải lên bản báo cáo nhỏ hơn."
+    async with request.form(max_files=1, max_fields=4) as form:
+        file = form.get("tep")
+        if not isinstance(file, StarletteUpload) or not file.filename:
+            return "Chưa chọn tệp báo cáo (.docx, .pdf, .md, .txt)."
+        suffix = Path(file.filename).suffix.lower()
+        if suffix not in UPLOAD_SUFFIXES:
+            return (f"Chỉ kiểm tra được báo cáo dạng {', '.join(UPLOAD_SUFFIXES)}; "
+                    f"tệp đã chọn có đuôi “{suffix[:12]}”.")
+        path = folder / f"bao-cao{suffix}"
+        size = 0
+        with path.open("wb") as out:
+            while chunk := await file.read(1 << 16):
+                size += len(chunk)
+                if size > MAX_UPLOAD:
+                    return (f"Tệp lớn hơn {vi.number(MAX_UPLOAD // 2**20)} MB; "
+                            "hãy tải lên bản báo cáo nhỏ hơn.")
+                out.write(chunk)
+        return Upload(file.filename[:200], path, str(form.get("ky", "")).strip()[:60],
+                      str(form.get("don_vi", "")).strip()[:60])
+
+
+@page
+def _check_report(request: Request, ws: Workspace, upload: Upload | None) -> Response:
+    result = None
+    if upload is not None:
+        period = Period.parse(upload.period) if upload.period else None
+        try:
+            result = ws.check_report(upload.path, period=period, agency=upload.agency or None)
+        except (DataError, UsageError) as exc:  # the file's fault, said with the file's own name
+            return failure(request, str(exc).replace(upload.path.name, upload.name), 400)
+    return render(request, "check_report.html.j2", result=result, upload=upload,
+                  marks=result.worst_by_line() if result else {}, **common(request, ws))
+
+
 ROUTES = [
     Route("/", overview), Route("/sai-lech", discrepancies),
     Route("/ho-so/{code:anything}", dossier_page), Route("/xu-huong", trends),
     Route("/nguon", health), Route("/bao-cao/{fmt}", download),
+    Route("/kiem-tra-bao-cao", check_report_page, methods=["GET", "POST"]),
     Route("/api/phien-ban", stamp),
 ]
 
