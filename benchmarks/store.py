@@ -67,6 +67,7 @@ def main() -> None:
         size2 = store.size_bytes()
     print(f"first snapshot : {t1:7.1f} s  {n / t1:10,.0f} dossiers/s  versions {v1:,}  "
           f"db {size1 / 1e6:,.1f} MB")
+    print(f"bytes per dossier after the first snapshot: {size1 / n:,.0f} (goal ≤ 400)")
     print(f"re-snapshot 1% : {t2:7.1f} s  {n / t2:10,.0f} dossiers/s  versions {v2:,}  "
           f"db {size2 / 1e6:,.1f} MB")
     peak = next((int(line.split()[1]) / 1024 for line in

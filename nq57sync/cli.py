@@ -10,7 +10,7 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from rich.table import Table
 from nq57sync import vi
 from nq57sync.config import Config
 from nq57sync.errors import Nq57Error, UsageError
-from nq57sync.files import write_text
+from nq57sync.files import json_chunks, write_text
 from nq57sync.model import Snapshot
 from nq57sync.period import Period
 from nq57sync.workspace import Workspace
@@ -223,6 +223,20 @@ def snapshots(source: str | None, limit: int, config_path: Path, as_json: bool) 
         console.print(table)
 
 
+def emit(text: str | Iterable[str], output: Path | None, what: str) -> None:
+    """A command's result (whole or in pieces) on the screen, or written to `output`."""
+    if output is None:
+        stream = click.get_text_stream("stdout")
+        stream.writelines([text] if isinstance(text, str) else text)
+        stream.flush()
+        return
+    try:
+        write_text(output, text)
+    except OSError as exc:
+        raise UsageError(f"Không ghi được tệp {output}: {exc.strerror or exc}.") from None
+    console.print(f"Đã ghi {what} vào {output}.", highlight=False)
+
+
 CSV_COLUMNS = ("id", "kind", "dossier_code", "agency_code", "procedure_code", "field", "left",
                "right", "state", "first_seen", "action")
 
@@ -250,20 +264,13 @@ def reconcile(period: Period, fmt: str, output: Path | None, exit_code: bool,
     with Workspace.from_config(config_path) as ws:
         result = ws.reconcile(period)
     if fmt == "json":
-        text = json.dumps(result.as_json(), ensure_ascii=False, indent=2) + "\n"
+        text: Iterable[str] = json_chunks(result.as_json())
     elif fmt == "csv":
-        text = render_csv(result, CSV_COLUMNS)
+        # A byte-order mark lets Excel read a CSV's Vietnamese as UTF-8 (in a file).
+        text = ("\ufeff" if output is not None else "") + render_csv(result, CSV_COLUMNS)
     else:
         text = render_table(result, width=None if output is None else 160)
-    if output is not None:
-        try:
-            # A byte-order mark lets Excel read a CSV's Vietnamese as UTF-8.
-            write_text(output, ("\ufeff" if fmt == "csv" else "") + text)
-        except OSError as exc:
-            raise UsageError(f"Không ghi được tệp {output}: {exc.strerror or exc}.") from None
-        console.print(f"Đã ghi kết quả đối chiếu vào {output}.", highlight=False)
-    else:
-        click.echo(text, nl=False)
+    emit(text, output, "kết quả đối chiếu")
     if exit_code and result.discrepancies:
         sys.exit(1)
 
@@ -300,21 +307,14 @@ def check_report(file: Path, period: Period | None, agency: str | None, fmt: str
     with Workspace(config) as ws:
         result = ws.check_report(file, period=period, agency=agency)
     if fmt == "json":
-        text = json.dumps(result.as_json(), ensure_ascii=False, indent=2) + "\n"
+        text: Iterable[str] = json_chunks(result.as_json())
     elif fmt == "md":
         text = checkreport.render_markdown(result)
     else:
         text = _check_table(result)
     if annotate is not None:
         checkreport.annotate(result, checkreport.read_document(file), annotate)
-    if output is not None:
-        try:
-            write_text(output, text)
-        except OSError as exc:
-            raise UsageError(f"Không ghi được tệp {output}: {exc.strerror or exc}.") from None
-        console.print(f"Đã ghi kết quả kiểm tra vào {output}.", highlight=False)
-    else:
-        click.echo(text, nl=False)
+    emit(text, output, "kết quả kiểm tra")
     if annotate is not None:
         console.print(f"Đã ghi bản có chú thích vào {annotate}.", highlight=False)
     if exit_code and result.count("mismatch"):

@@ -8,7 +8,6 @@ every report format.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import attrs
 
 from nq57sync.config import Config
-from nq57sync.files import write_text
+from nq57sync.files import json_chunks, write_text
 from nq57sync.model import VN_TZ
 from nq57sync.period import Period
 from nq57sync.reconcile import ReconcileResult
@@ -65,8 +64,7 @@ def run_demo(output: Path, say: Callable[[str], None] = print, *,
                 for fmt in ("docx", "xlsx", "html", "md"):
                     files[fmt] = ws.report(result, output / f"bao-cao-{sim.period.label}.{fmt}")
                 files["json"] = output / f"doi-chieu-{sim.period.label}.json"
-                write_text(files["json"], json.dumps(result.as_json(), ensure_ascii=False,
-                                                     indent=2))
+                write_text(files["json"], json_chunks(result.as_json()))
                 if keep is not None:
                     keep(sim, ws)
         finally:

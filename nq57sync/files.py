@@ -10,10 +10,12 @@ process is gone).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 
 def alive(pid: int) -> bool:
@@ -56,11 +58,32 @@ def atomic_path(path: Path) -> Iterator[Path]:
         temporary.unlink(missing_ok=True)
 
 
-def write_text(path: Path, text: str) -> Path:
-    """`path.write_text(text)`, atomically, in UTF-8."""
-    with atomic_path(path) as temporary:
-        temporary.write_text(text, encoding="utf-8")
+def write_text(path: Path, text: str | Iterable[str]) -> Path:
+    """`path.write_text(text)`, atomically, in UTF-8; `text` may come in pieces."""
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as out:
+        out.writelines([text] if isinstance(text, str) else text)
     return path
+
+
+def json_chunks(data: Mapping[str, Any]) -> Iterator[str]:
+    """`data` as JSON, a piece at a time: a key per line, and each item of a list on a line.
+
+    Every piece goes through the standard library's C encoder: `json.dumps` with
+    `indent` falls back to the pure-Python one (measured: 2,3 s for a result of
+    25,000 discrepancies, against 0,2 s this way), and the whole text is never
+    held at once.
+    """
+    yield "{"
+    for i, (key, value) in enumerate(data.items()):
+        yield ("," if i else "") + "\n  " + json.dumps(key, ensure_ascii=False) + ": "
+        if isinstance(value, list) and value:
+            yield "["
+            for j, item in enumerate(value):
+                yield ("," if j else "") + "\n    " + json.dumps(item, ensure_ascii=False)
+            yield "\n  ]"
+        else:
+            yield json.dumps(value, ensure_ascii=False)
+    yield "\n}\n"
 
 
 #: Prefix of a reconciliation's scratch folder in the system's temporary folder.

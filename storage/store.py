@@ -19,13 +19,14 @@ import json
 import os
 import socket
 import sqlite3
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import attrs
-import sqlite_utils
 
 from nq57sync.errors import StoreError, UsageError
 from nq57sync.files import alive
@@ -55,6 +56,28 @@ _COLUMN_LIST = ", ".join(_DOSSIER_COLUMNS)
 _PLACEHOLDERS = ", ".join("?" * len(_DOSSIER_COLUMNS))
 _DATE_COLUMNS = ("received_at", "due_at", "finished_at", "returned_at", "rejected_at",
                  "updated_at", "synced_at")
+
+
+def _import_sqlite_utils() -> ModuleType:
+    """sqlite-utils, without the pandas and numpy it imports when they are installed.
+
+    It imports them only to accept their types, which the store never passes;
+    with them, every command started 0,75 s later (measured: `python -X
+    importtime`, 1,2 s → 0,45 s for `nq57sync.cli`). A program that imported
+    them already keeps them.
+    """
+    absent = [name for name in ("pandas", "numpy") if name not in sys.modules]
+    for name in absent:
+        sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        import sqlite_utils
+    finally:
+        for name in absent:
+            del sys.modules[name]
+    return sqlite_utils
+
+
+sqlite_utils = _import_sqlite_utils()
 
 
 def now_local() -> dt.datetime:

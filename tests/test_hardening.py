@@ -427,3 +427,18 @@ def test_the_dashboard_serves_https_with_the_configured_certificate(tmp_path, mo
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20)
+
+
+@given(st.dictionaries(st.text(), _JSON, max_size=6))
+@settings(max_examples=200)
+def test_json_written_in_pieces_reads_back_as_the_same_data(data):
+    from nq57sync.files import json_chunks
+
+    assert json.loads("".join(json_chunks(data))) == data
