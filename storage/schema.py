@@ -172,6 +172,48 @@ CREATE VIEW IF NOT EXISTS open_discrepancies AS
 CREATE VIEW IF NOT EXISTS complete_snapshots AS
     SELECT * FROM snapshots WHERE state = 'complete';
 """,
+    8: """
+-- The current version of every dossier, clustered by source and code: reconciling
+-- the newest snapshots walks both sources' rows in code order where they lie, with
+-- no copy (measured on 2 x 1,000,000 dossiers: copying both sides into scratch
+-- tables took 5,9 s of 14 s). Kept by the snapshot writer in the transaction that
+-- completes a snapshot, so it always equals the versions WHERE valid_to IS NULL.
+-- Written to run again safely (a store whose bookkeeping was rolled back).
+CREATE TABLE IF NOT EXISTS dossier_current (
+    source          TEXT NOT NULL,
+    code            TEXT NOT NULL,
+    alt_code        TEXT,
+    agency_code     TEXT NOT NULL,
+    procedure_code  TEXT NOT NULL,
+    channel         INTEGER NOT NULL,
+    status          INTEGER NOT NULL,
+    received_at     TEXT,
+    due_at          TEXT,
+    finished_at     TEXT,
+    returned_at     TEXT,
+    updated_at      TEXT,
+    PRIMARY KEY (source, code)
+) WITHOUT ROWID;
+DELETE FROM dossier_current;
+INSERT INTO dossier_current
+    SELECT source, code, alt_code, agency_code, procedure_code, channel, status, received_at,
+           due_at, finished_at, returned_at, updated_at
+    FROM dossier_versions WHERE valid_to IS NULL ORDER BY source, code;
+CREATE INDEX IF NOT EXISTS dossier_current_alt ON dossier_current (source, alt_code)
+    WHERE alt_code IS NOT NULL;
+-- Each source's agencies by code, with the newest name its dossiers gave: the
+-- labels of reports and the dashboard (a DISTINCT over the versions took 0,9 s
+-- per million dossiers at every reconcile).
+CREATE TABLE IF NOT EXISTS agencies (
+    source          TEXT NOT NULL,
+    code            TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    PRIMARY KEY (source, code)
+) WITHOUT ROWID;
+INSERT OR REPLACE INTO agencies
+    SELECT source, agency_code, max(agency_name) FROM dossier_versions
+    WHERE valid_to IS NULL AND agency_name <> '' GROUP BY source, agency_code;
+""",
 }
 #: Migrations with a step in Python after their SQL (version → Store method name).
 PYTHON_STEPS: dict[int, str] = {6: "_refingerprint"}

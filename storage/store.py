@@ -389,8 +389,7 @@ class Store:
         rows = self.query(
             "SELECT DISTINCT agency_code, agency_name FROM aggregates WHERE snapshot_id IN"
             " (SELECT value FROM json_each(?))"
-            " UNION SELECT DISTINCT agency_code, agency_name FROM dossier_versions"
-            " WHERE source = ? AND valid_to IS NULL AND agency_name <> '' LIMIT 5000",
+            " UNION SELECT code, name FROM agencies WHERE source = ?",
             (ids, source))
         return {r["agency_code"]: r["agency_name"] for r in rows if r["agency_name"]}
 
@@ -668,6 +667,9 @@ def _split_sql(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
+#: What `dossier_current` keeps of a version (schema migration 8).
+_CURRENT_COLUMNS = ("code, alt_code, agency_code, procedure_code, channel, status, received_at,"
+                    " due_at, finished_at, returned_at, updated_at")
 #: A version lies in the pull's period and agencies (parameters from `_scope_params`).
 _IN_SCOPE = ("received_at >= :start AND received_at < :end_next"
              " AND (:everywhere OR agency_code IN (SELECT value FROM json_each(:scope)))")
@@ -855,7 +857,8 @@ class SnapshotWriter:
                 " AND v.content_hash <> st.content_hash", params)
             # … a dossier of this scope the source no longer lists: close it too (the
             # counts tell whether any vanished, sparing the scan in the usual case) …
-            if self._repeats or self._listed_in_scope != in_scope:
+            vanished = self._repeats or self._listed_in_scope != in_scope
+            if vanished:
                 if not self._repeats:
                     conn.execute(f"CREATE INDEX {self.seen}_code ON {self.seen[5:]} (code)")
                 conn.execute(
@@ -868,6 +871,18 @@ class SnapshotWriter:
                 f" SELECT {_COLUMN_LIST}, :s, :n FROM {self.staging} AS st WHERE NOT EXISTS"
                 " (SELECT 1 FROM dossier_versions AS v WHERE v.source = :s"
                 " AND v.valid_to IS NULL AND v.code = st.code)", params).rowcount
+            # The current-state table follows: what vanished leaves it, what is new or
+            # changed takes its place (staged rows are exactly those).
+            if vanished:
+                conn.execute(
+                    f"DELETE FROM dossier_current WHERE source = :s AND {_IN_SCOPE}"
+                    f" AND code NOT IN (SELECT code FROM {self.seen})", params)
+            conn.execute(
+                f"INSERT OR REPLACE INTO dossier_current (source, {_CURRENT_COLUMNS})"
+                f" SELECT :s, {_CURRENT_COLUMNS} FROM {self.staging} ORDER BY code", params)
+            conn.execute(
+                "INSERT OR REPLACE INTO agencies SELECT :s, agency_code, max(agency_name)"
+                f" FROM {self.staging} WHERE agency_name <> '' GROUP BY agency_code", params)
             # A few hundred rows a pull: sqlite-utils' inserts by column name are clearest.
             db = self.store.db
             db.table("aggregates").insert_all(

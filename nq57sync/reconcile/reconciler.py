@@ -39,10 +39,10 @@ _KIND_ORDER = {k: i for i, k in enumerate(KINDS)}
 
 @attrs.frozen
 class Found:
-    """The discrepancies of a run, and the working-table rows of each one's dossier."""
+    """The discrepancies of a run, and the codes of each one's dossier on either side."""
 
     discrepancies: tuple[Discrepancy, ...]
-    dossier_of: Mapping[str, tuple[int | None, int | None]]   # discrepancy id → (left, right) row
+    dossier_of: Mapping[str, tuple[str | None, str | None]]   # discrepancy id → (left, right) code
 
 
 class Reconciler:
@@ -124,7 +124,7 @@ class Reconciler:
         rc = self.config.reconcile
         left, right, grace = rc.left, rc.right, rc.sync_grace_hours
         out = []
-        dossier_of: dict[str, tuple[int | None, int | None]] = {}
+        dossier_of: dict[str, tuple[str | None, str | None]] = {}
         for d in differences:
             kind = "sync_pending" if d.pending else d.kind
             ident = discrepancy_id(left, right, d.code, d.kind, d.field)
@@ -196,7 +196,7 @@ def _explained(found: Found, deltas: Sequence[Delta]) -> dict[tuple[str, str], d
     A dossier with several discrepancies accounts for its difference once,
     under its first discrepancy (the others are listed with 0).
     """
-    ids_by_dossier: dict[tuple[int | None, int | None], list[str]] = defaultdict(list)
+    ids_by_dossier: dict[tuple[str | None, str | None], list[str]] = defaultdict(list)
     for d in found.discrepancies:
         ids_by_dossier[found.dossier_of[d.id]].append(d.id)
     out: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
