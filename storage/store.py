@@ -261,6 +261,8 @@ class Store:
             )
         for version in range(current + 1, LATEST + 1):
             with self.transaction() as conn:
+                if self.schema_version() >= version:
+                    continue  # another process opening the store applied it meanwhile
                 for statement in _split_sql(MIGRATIONS[version]):
                     conn.execute(statement)
                 if version in PYTHON_STEPS:

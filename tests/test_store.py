@@ -246,3 +246,25 @@ def test_the_store_opens_with_views_for_people(store):
     assert store.conn.execute("SELECT count(*) FROM current_dossiers").fetchone()[0] == 10
     assert store.conn.execute("SELECT count(*) FROM complete_snapshots").fetchone()[0] == 1
     assert store.conn.execute("SELECT count(*) FROM open_discrepancies").fetchone()[0] == 0
+
+
+def test_two_processes_opening_an_older_store_both_upgrade_it(tmp_path):
+    import subprocess
+    import sys
+
+    with Store(tmp_path / "s.db") as store:
+        pull(store, [make_dossier(i) for i in range(50)])
+        store.conn.execute("DELETE FROM schema_migrations WHERE version = ?", (LATEST,))
+    opener = ("import sys; from nq57sync_storage import Store; s = Store(sys.argv[1]);"
+              " print(s.schema_version()); s.close()")
+    children = [subprocess.Popen([sys.executable, "-c", opener, str(tmp_path / "s.db")],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(4)]
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+        assert out.strip() == str(LATEST)
+    with Store(tmp_path / "s.db") as store:
+        versions = [v for (v,) in store.conn.execute("SELECT version FROM schema_migrations")]
+        assert versions == list(range(1, LATEST + 1))
+        assert store.conn.execute("SELECT count(*) FROM dossier_current").fetchone()[0] == 50
