@@ -213,6 +213,18 @@ CREATE TABLE IF NOT EXISTS agencies (
 INSERT OR REPLACE INTO agencies
     SELECT source, agency_code, max(agency_name) FROM dossier_versions
     WHERE valid_to IS NULL AND agency_name <> '' GROUP BY source, agency_code;
+-- How many snapshots changed each source's current dossiers, and what matching
+-- found for the last recorded runs: a reconcile of sides that did not change since
+-- reuses it (the daemon syncs and reconciles every cycle, mostly finding nothing new).
+CREATE TABLE IF NOT EXISTS source_state (
+    source          TEXT PRIMARY KEY,
+    changes         INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS match_cache (
+    key             TEXT PRIMARY KEY,       -- the sides' states, days, period, scope, tolerance
+    made_at         TEXT NOT NULL,
+    payload         BLOB NOT NULL           -- zlib-compressed JSON of the matcher's rows
+);
 """,
 }
 #: Migrations with a step in Python after their SQL (version → Store method name).

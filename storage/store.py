@@ -44,7 +44,7 @@ from nq57sync.model import (
 from nq57sync.period import Period
 from nq57sync_storage import lifecycle
 from nq57sync_storage.lifecycle import Found, Pair, Plan, RunRecord
-from nq57sync_storage.matching import Matching, MatchRequest, matching
+from nq57sync_storage.matching import Matched, MatchRequest, match
 from nq57sync_storage.schema import LATEST, MIGRATIONS, PYTHON_STEPS
 
 _DOSSIER_COLUMNS = (
@@ -543,9 +543,9 @@ class Store:
 
     # -- reconciliation ---------------------------------------------------
 
-    def matching(self, request: MatchRequest) -> contextlib.AbstractContextManager[Matching]:
-        """Both sides of a reconciliation in working tables, read by `Matching`'s methods."""
-        return matching(self, request)
+    def match(self, request: MatchRequest, *, remember: bool = False) -> Matched:
+        """What matching a reconciliation's two sides finds (`matching.match`)."""
+        return match(self, request, remember=remember)
 
     def plan_discrepancies(self, pair: Pair, found: Sequence[Found], now: str) -> Plan:
         """The states recording these discrepancies would give, and the open ones gone. Reads only."""
@@ -853,20 +853,20 @@ class SnapshotWriter:
                 conn.execute(f"CREATE INDEX {self.seen}_code ON {self.seen[5:]} (code)")
                 count = conn.execute(f"SELECT count(DISTINCT code) FROM {self.seen}").fetchone()[0]
             # A changed dossier: close its current version …
-            conn.execute(
+            closed = conn.execute(
                 f"UPDATE dossier_versions AS v SET valid_to = :n FROM {self.staging} AS st"
                 " WHERE v.source = :s AND v.valid_to IS NULL AND v.code = st.code"
-                " AND v.content_hash <> st.content_hash", params)
+                " AND v.content_hash <> st.content_hash", params).rowcount
             # … a dossier of this scope the source no longer lists: close it too (the
             # counts tell whether any vanished, sparing the scan in the usual case) …
             vanished = self._repeats or self._listed_in_scope != in_scope
             if vanished:
                 if not self._repeats:
                     conn.execute(f"CREATE INDEX {self.seen}_code ON {self.seen[5:]} (code)")
-                conn.execute(
+                closed += conn.execute(
                     "UPDATE dossier_versions SET valid_to = :n"
                     f" WHERE source = :s AND valid_to IS NULL AND {_IN_SCOPE}"
-                    f" AND code NOT IN (SELECT code FROM {self.seen})", params)
+                    f" AND code NOT IN (SELECT code FROM {self.seen})", params).rowcount
             # … and every new or changed dossier gets a current version.
             added = conn.execute(
                 f"INSERT INTO dossier_versions ({_COLUMN_LIST}, source, valid_from)"
@@ -885,6 +885,9 @@ class SnapshotWriter:
             conn.execute(
                 "INSERT OR REPLACE INTO agencies SELECT :s, agency_code, max(agency_name)"
                 f" FROM {self.staging} WHERE agency_name <> '' GROUP BY agency_code", params)
+            if added or closed:  # what a reconcile may have kept of this source is stale
+                conn.execute("INSERT INTO source_state VALUES (:s, 1) ON CONFLICT (source)"
+                             " DO UPDATE SET changes = changes + 1", params)
             # A few hundred rows a pull: sqlite-utils' inserts by column name are clearest.
             db = self.store.db
             db.table("aggregates").insert_all(

@@ -196,3 +196,52 @@ def test_in_place_and_as_of_reconciles_agree(plan, later, status):
                                               record=False)
     assert as_of.discrepancies == in_place.discrepancies
     assert (as_of.figures, as_of.aggregates) == (in_place.figures, in_place.aggregates)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plans, st.integers(1, 4), st.integers(0, 30))
+def test_a_reconcile_of_unchanged_sides_reuses_its_matching_and_agrees(plan, later, hours):
+    """A recorded run keeps what matching found; the next reconcile of sides that did not
+    change reads it (pending-ness decided again), and a change to either side is seen."""
+    n, changes = plan
+    left, right, _ = inject(base_dossiers(n), changes)
+    config = Config.from_dict({"reconcile": {"left": "L", "right": "R"}})
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "s.db") as store:
+        def pull(source, dossiers):
+            with store.begin_snapshot(source=source, plugin="test", period=NOV) as writer:
+                writer.add_dossiers(dossiers)
+
+        def cached() -> int:
+            return store.conn.execute("SELECT count(*) FROM match_cache").fetchone()[0]
+
+        pull("L", left)
+        pull("R", right)
+        Reconciler(store, config).run(NOV, record=False)
+        assert cached() == 0                      # reading never writes
+        first = Reconciler(store, config).run(NOV)
+        assert cached() == 1
+        pull("L", left)                            # a new snapshot, nothing changed
+        again = Reconciler(store, config).run(NOV, record=False)
+        assert cached() == 1 and found(again) == found(first)
+        assert (again.figures, again.aggregates) == (first.figures, first.aggregates)
+        # A longer grace (a different `pending_since`) is decided again on the cached rows.
+        wider = Config.from_dict({"reconcile": {"left": "L", "right": "R",
+                                                "sync_grace_hours": 24 + hours}})
+        fresh_store_result = reconcile_fresh(left, right, wider)
+        assert found(Reconciler(store, wider).run(NOV, record=False)) == fresh_store_result
+        # A change to the right side is seen, not read from the cache.
+        pull("R", [attrs.evolve(d, status=Status.FINISHED) if i < later else d
+                   for i, d in enumerate(right)])
+        changed = Reconciler(store, config).run(NOV, record=False)
+        assert found(changed) == reconcile_fresh(left, [
+            attrs.evolve(d, status=Status.FINISHED) if i < later else d
+            for i, d in enumerate(right)], config)
+
+
+def reconcile_fresh(left: list, right: list, config: Config) -> set:
+    """The records a store that never cached anything finds."""
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "s.db") as store:
+        for source, dossiers in (("L", left), ("R", right)):
+            with store.begin_snapshot(source=source, plugin="test", period=NOV) as writer:
+                writer.add_dossiers(dossiers)
+        return found(Reconciler(store, config).run(NOV, record=False))

@@ -79,13 +79,11 @@ class Reconciler:
         left, right = covers["left"].newest, covers["right"].newest
         assert left is not None and right is not None
         request = self._request(left, right, period, covers["left"].scope)
-        with self.store.matching(request) as matching:
-            differences = matching.differences()
-            figures: Figures = {side: fold_figures(cells)
-                                for side, cells in matching.cells().items()}
-            found = self._discrepancies(differences)
-            deltas = _explained(found, matching.deltas(list(dict.fromkeys(
-                found.dossier_of.values()))))
+        matched = self.store.match(request, remember=record)
+        differences = matched.differences
+        figures: Figures = {side: fold_figures(cells) for side, cells in matched.cells.items()}
+        found = self._discrepancies(differences)
+        deltas = _explained(found, matched.deltas)
         published = {side: self._published_rows(c) for side, c in covers.items()}
         comparisons, notes = self._compare(covers, period, figures, published, deltas)
         notes += self._lookaround_note(covers["right"], period)
