@@ -155,8 +155,8 @@ def run_command(folder: Path, *, fresh: bool) -> dict[str, float]:
     """`nq57sync reconcile … --format json` measured from outside, as /usr/bin/time would."""
     if fresh:  # a store without earlier runs (benchmarks may write SQL; the code may not)
         with sqlite3.connect(folder / "bench.db") as conn:
-            conn.execute("DELETE FROM discrepancies")
-            conn.execute("DELETE FROM reconcile_runs")
+            for table in ("discrepancies", "reconcile_runs", "match_cache"):
+                conn.execute(f"DELETE FROM {table}")
     exe = shutil.which("nq57sync", path=str(Path(sys.executable).parent)) or "nq57sync"
     out = folder / "ket-qua.json"
     start = time.perf_counter()
