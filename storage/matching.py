@@ -323,10 +323,10 @@ class Matching:
 
 
 @contextlib.contextmanager
-def matching(store: Store, request: MatchRequest) -> Iterator[Matching]:
+def matching(store: Store, request: MatchRequest, *, in_place: bool) -> Iterator[Matching]:
     """Both sides' dossiers of the period as `rec_l` and `rec_r` in code order, counted.
 
-    When both snapshots are their source's newest, the sides are sub-queries of
+    `in_place` (both snapshots are their source's newest): the sides are sub-queries of
     `dossier_current`, whose key is (source, code): the matching pass walks two
     ranges of one B-tree in step, where they lie. Otherwise (an as-of
     reconcile) each side is copied, sorted, indexed and counted by its own
@@ -338,7 +338,7 @@ def matching(store: Store, request: MatchRequest) -> Iterator[Matching]:
     l_day = left.started_at.date().isoformat()
     r_day = right.started_at.date().isoformat()
     with store._errors("đối chiếu"), ThreadPoolExecutor(3) as pool:
-        if _newest(store, request):
+        if in_place:
             tables = {
                 "rec_l": f"(SELECT {_COLUMNS}, {timeliness_sql(l_day)} AS timeliness"
                          " FROM dossier_current WHERE source = :left_source"
@@ -422,16 +422,21 @@ def match(store: Store, request: MatchRequest, *, remember: bool = False) -> Mat
     is decided again from `changed_at`. `remember` keeps this answer for the
     next request (only recorded runs write: a reading never does).
     """
-    key = _cache_key(store, request) if _newest(store, request) else None
+    in_place = _newest(store, request)
+    key = _cache_key(store, request) if in_place else None
     if key is not None:
         with store.reader() as conn:
             row = conn.execute("SELECT payload FROM match_cache WHERE key = ?", (key,)).fetchone()
         if row is not None:
             return _thaw(row[0], request.pending_since)
-    with matching(store, request) as found:
+    with matching(store, request, in_place=in_place) as found:
         differences = tuple(found.differences())
         cells = {side: tuple(c) for side, c in found.cells().items()}
         deltas = tuple(found.deltas(list(dict.fromkeys(d.dossier for d in differences))))
+    if in_place and (not _newest(store, request) or _cache_key(store, request) != key):
+        # A snapshot completed meanwhile: what was read in place may be newer than the
+        # request's snapshots. Match again as of them (the copy path).
+        return match(store, request, remember=remember)
     matched = Matched(differences, cells, deltas)
     if key is not None and remember:
         with store.transaction() as conn:

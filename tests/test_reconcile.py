@@ -96,10 +96,16 @@ def test_every_kind_planted_is_reported_exactly(tmp_path, monkeypatch):
             assert a["basis"] == "published"
             assert a["difference"] == a["left"] - a["right"] == a["explained"] + a["unexplained"]
             assert set(a["explained_by"]) <= ids
-        missing = next(d for d in result["discrepancies"] if d["kind"] == "missing_in_right")
-        cell = next(a for a in result["aggregates"] if a["agency_code"] == missing["agency_code"]
-                    and a["metric"] == "received_total")
-        assert missing["id"] in cell["explained_by"]
+        # A dossier missing on the right explains its agency's received total, where that
+        # total differs (a dossier missing on the left, or moved to the agency on the right,
+        # can even it out: which agencies the scenario picks depends on the day it runs).
+        totals = {a["agency_code"]: a for a in result["aggregates"]
+                  if a["metric"] == "received_total"}
+        missing = [d for d in result["discrepancies"] if d["kind"] == "missing_in_right"]
+        assert len(missing) == 2
+        for d in missing:
+            if d["agency_code"] in totals:
+                assert d["id"] in totals[d["agency_code"]]["explained_by"]
 
 
 def test_lifecycle_keeps_ids_and_resolves_what_was_healed(tmp_path, monkeypatch):
