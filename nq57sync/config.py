@@ -85,6 +85,20 @@ class SourceConfig:
             return default
         return _typed(self.options[key], kind, _where(self.config_path, self.name), key)
 
+    def url(self, key: str, default: str = _REQUIRED) -> str:  # type: ignore[assignment]
+        """An http(s) address option; "" is allowed as a default meaning "none"."""
+        value = self.option(key, str, default)
+        if value and not value.startswith(("http://", "https://")):
+            raise self.config_error(key, "phải bắt đầu bằng http:// hoặc https://")
+        return value
+
+    def whole_number(self, key: str, default: int, low: int, high: int) -> int:
+        """An integer option within [low, high]."""
+        value = self.option(key, int, default)
+        if not low <= value <= high:
+            raise self.config_error(key, f"phải từ {low} đến {high}")
+        return value
+
     def reject_unknown(self, own_keys: frozenset[str] | set[str]) -> None:
         """Plugins call this so that a misspelt key never passes silently."""
         for key in sorted(set(self.options) - COMMON_SOURCE_KEYS - set(own_keys)):

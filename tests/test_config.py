@@ -25,6 +25,13 @@ def test_relative_store_path_resolves_against_the_file(tmp_path):
      "khóa “requests_per_second” phải là số"),
     ('[[source]]\nname = "a"\nplugin = "dvcqg"\n[[source]]\nname = "a"\nplugin = "dvcqg"\n',
      "bị trùng"),
+    ('[[source]]\nname = "a"\nplugin = "dvcqg"\nbase_url = "ftp://x"\nprovince_id = "1"\n',
+     "khóa “base_url” phải bắt đầu bằng http:// hoặc https://"),
+    ('[[source]]\nname = "a"\nplugin = "dvcqg"\nbase_url = "http://x"\nprovince_id = "1"\n'
+     'page_size = 0\n', "khóa “page_size” phải từ 1 đến 5000"),
+    ('[[source]]\nname = "m"\nplugin = "motcua"\napi_url = "x"\nusername_env = "U"\n'
+     'password_env = "P"\n',
+     "khóa “api_url” phải bắt đầu bằng http:// hoặc https://"),
     ("[reconcile]\nsync_grace_hours = true\n", "reconcile.sync_grace_hours"),
     ("not toml = = 1", "sai cú pháp TOML"),
 ])

@@ -49,12 +49,8 @@ class PortalSource(Source):
     @classmethod
     def from_config(cls, config: SourceConfig) -> PortalSource:
         config.reject_unknown(OWN_KEYS)
-        base_url = config.option("base_url", str)
-        if not base_url.startswith(("http://", "https://")):
-            raise config.config_error("base_url", "phải bắt đầu bằng http:// hoặc https://")
-        page_size = config.option("page_size", int, 500)
-        if not 1 <= page_size <= 5000:
-            raise config.config_error("page_size", "phải từ 1 đến 5000")
+        base_url = config.url("base_url")
+        page_size = config.whole_number("page_size", 500, 1, 5000)
         gateway = Gateway(
             base_url=base_url,
             province_id=config.option("province_id", str),

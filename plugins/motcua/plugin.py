@@ -33,13 +33,6 @@ EXPORT_COLUMNS = {**PORTAL_COLUMNS, "national_code": "Mã hồ sơ quốc gia",
                   "channel": "Hình thức nộp", "finished_at": "Ngày có kết quả"}
 
 
-def _url(source: SourceConfig, key: str, default: str | None = None) -> str:
-    value = source.option(key, str) if default is None else source.option(key, str, default)
-    if value and not value.startswith(("http://", "https://")):
-        raise source.config_error(key, "phải bắt đầu bằng http:// hoặc https://")
-    return value
-
-
 @attrs.frozen
 class OneStopSource(Source):
     """The city's one-stop system (Một cửa điện tử): Keycloak login, REST API, public page."""
@@ -75,16 +68,14 @@ class OneStopSource(Source):
                 raise config.config_error(key, "bị thiếu")
             env_name(config.options[key], f"Nguồn “{config.name}”", key)
         statistics_from = config.option("statistics_from", str, "api")
-        public_url = _url(config, "public_url", "")
+        public_url = config.url("public_url", "")
         if statistics_from not in ("api", "public"):
             raise config.config_error("statistics_from", "phải là \"api\" hoặc \"public\"")
         if statistics_from == "public" and not public_url:
             raise config.config_error("public_url", "bị thiếu (statistics_from = \"public\")")
-        page_size = config.option("page_size", int, 200)
-        if not 1 <= page_size <= 2000:
-            raise config.config_error("page_size", "phải từ 1 đến 2000")
+        page_size = config.whole_number("page_size", 200, 1, 2000)
         api = Api(
-            api_url=_url(config, "api_url"),
+            api_url=config.url("api_url"),
             root_agency_id=config.option("root_agency_id", str),
             agency_tag_id=config.option("agency_tag_id", str, ""),
             public_url=public_url,
@@ -95,7 +86,7 @@ class OneStopSource(Source):
         for key, value in columns.items():
             if key not in EXPORT_COLUMNS or not isinstance(value, str) or not value:
                 raise config.config_error(f"export_columns.{key}", "không được hỗ trợ")
-        sso = _url(config, "sso_url").rstrip("/")
+        sso = config.url("sso_url").rstrip("/")
         realm = config.option("realm", str)
         return cls(config, api, f"{sso}/auth/realms/{realm}/protocol/openid-connect/token",
                    grant, config.option("client_id", str), statistics_from,
