@@ -233,11 +233,11 @@ class Matching:
                                              self.request.params())
                             for name, sql in counted.items()})
 
-    def cells(self) -> dict[str, list[Cell]]:
+    def cells(self) -> dict[str, tuple[Cell, ...]]:
         """Each side's (left, right) dossiers of the period counted by `Cell`."""
-        return {side: [Cell(agency, channel, timeliness, bool(withdrawn), count)
-                       for agency, channel, timeliness, withdrawn, count
-                       in self._cells[table].result()]
+        return {side: tuple(Cell(agency, channel, timeliness, bool(withdrawn), count)
+                            for agency, channel, timeliness, withdrawn, count
+                            in self._cells[table].result())
                 for side, table in (("left", "rec_l"), ("right", "rec_r"))}
 
     def differences(self) -> list[Difference]:
@@ -290,7 +290,7 @@ class Matching:
             {**a_params, **request.params(), "codes": json.dumps(sorted(codes))})
         return {code for row in found for code in row if code} & codes
 
-    def deltas(self, dossiers: Sequence[tuple[int | None, int | None]]) -> list[Delta]:
+    def deltas(self, dossiers: Sequence[tuple[str | None, str | None]]) -> list[Delta]:
         """Per discrepant dossier, agency and metric: its left-minus-right membership.
 
         SQL sums the memberships per dossier and keeps only the cells that differ.
@@ -423,26 +423,27 @@ def match(store: Store, request: MatchRequest, *, remember: bool = False) -> Mat
     next request (only recorded runs write: a reading never does).
     """
     in_place = _newest(store, request)
-    key = _cache_key(store, request) if in_place else None
-    if key is not None:
+    key = _cache_key(store, request) if in_place else ""
+    if in_place:
         with store.reader() as conn:
             row = conn.execute("SELECT payload FROM match_cache WHERE key = ?", (key,)).fetchone()
         if row is not None:
             return _thaw(row[0], request.pending_since)
     with matching(store, request, in_place=in_place) as found:
         differences = tuple(found.differences())
-        cells = {side: tuple(c) for side, c in found.cells().items()}
+        cells = found.cells()
         deltas = tuple(found.deltas(list(dict.fromkeys(d.dossier for d in differences))))
     if in_place and (not _newest(store, request) or _cache_key(store, request) != key):
         # A snapshot completed meanwhile: what was read in place may be newer than the
         # request's snapshots. Match again as of them (the copy path).
         return match(store, request, remember=remember)
     matched = Matched(differences, cells, deltas)
-    if key is not None and remember:
+    if in_place and remember:
+        from nq57sync_storage.store import iso, now_local  # the store imports this module
+
         with store.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO match_cache (key, made_at, payload)"
-                         " VALUES (?, ?, ?)", (key, dt.datetime.now(dt.UTC).isoformat(),
-                                               _freeze(matched)))
+                         " VALUES (?, ?, ?)", (key, iso(now_local()), _freeze(matched)))
             conn.execute("DELETE FROM match_cache WHERE key NOT IN (SELECT key FROM"
                          " match_cache ORDER BY made_at DESC LIMIT ?)", (CACHED_RUNS,))
     return matched
