@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -27,6 +27,9 @@ from nq57sync.files import json_chunks, write_text
 from nq57sync.model import Snapshot
 from nq57sync.period import Period
 from nq57sync.workspace import Workspace
+
+if TYPE_CHECKING:
+    from nq57sync.checkreport import ReportCheck
 
 console = Console()
 err_console = Console(stderr=True)
@@ -321,16 +324,15 @@ def check_report(file: Path, period: Period | None, agency: str | None, fmt: str
         sys.exit(1)
 
 
-def _check_table(result: Any) -> str:
+def _check_table(result: ReportCheck) -> str:
     table = Table(title=f"Kiểm tra báo cáo {escape(result.path.name)}", show_lines=False)
-    for name in ("Dòng", "Loại", "Kết quả", "Số ghi", "Số đúng", "Nhận xét"):
+    for name in vi.REPORT_CHECK_COLUMNS:
         table.add_column(name, overflow="fold")
     for c in result.by_severity():
         table.add_row(str(c.line), vi.REPORT_CHECK_KINDS[c.kind],
                       vi.REPORT_CHECK_STATUSES[c.status], escape(c.stated), escape(c.computed),
                       escape(c.message))
-    period = (f"Kỳ: {result.period.label} ({result.period_reason}).\n" if result.period
-              else "Không rõ kỳ của báo cáo: chưa đối chiếu với hệ thống (dùng --period).\n")
+    period = result.period_vi("dùng --period") + "\n"
     summary = result.summary_vi() + "\n"
     out = Console(width=160, record=True, file=io.StringIO())
     out.print(table)

@@ -134,6 +134,7 @@ REPORT_CHECK_KINDS = {"sum": "Tổng và các phần", "share": "Tỷ lệ", "fr
                       "status": "Tình trạng", "repeat": "Số ghi lặp",
                       "source": "Đối chiếu với hệ thống"}
 REPORT_CHECK_STATUSES = {"ok": "khớp", "mismatch": "sai", "unclear": "chưa rõ"}
+REPORT_CHECK_COLUMNS = ("Dòng", "Loại", "Kết quả", "Số ghi", "Số đúng", "Nhận xét")
 #: Daemon jobs, as `status` and the dashboard name them.
 JOB_NAMES = {"reconcile": "Đối chiếu", "prune": "Dọn phiên bản cũ", "report": "Lập báo cáo",
              "sync": "Đồng bộ"}

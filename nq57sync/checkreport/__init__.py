@@ -65,6 +65,12 @@ class ReportCheck:
             out[c.line] = c.status
         return out
 
+    def period_vi(self, how_to_give: str) -> str:
+        """Which period the figures were compared for, and from where; or how to give one."""
+        if self.period is None:
+            return f"Không rõ kỳ của báo cáo: chưa đối chiếu với hệ thống ({how_to_give})."
+        return f"{self.period.describe_vi()} ({self.period_reason})."
+
     def summary_vi(self) -> str:
         return (f"Đã kiểm tra {vi.number(len(self.checks))} số liệu: "
                 f"{vi.number(self.count('mismatch'))} sai, {vi.number(self.count('unclear'))} "
@@ -128,9 +134,8 @@ def render_markdown(result: ReportCheck) -> str:
     from nq57sync.reports.writers import _md as md_cell  # the reports' own cell escaping
 
     lines = [f"# Kiểm tra báo cáo {md_cell(result.path.name)}", ""]
-    if result.period:
-        lines += [f"Kỳ: {result.period.label} ({md_cell(result.period_reason)})", ""]
-    lines += [result.summary_vi(), "", "| Dòng | Loại | Kết quả | Số ghi | Số đúng | Nhận xét |",
+    lines += [md_cell(result.period_vi("dùng --period")), ""]
+    lines += [result.summary_vi(), "", "| " + " | ".join(vi.REPORT_CHECK_COLUMNS) + " |",
               "|---:|---|---|---:|---:|---|"]
     for c in result.by_severity():
         lines.append(f"| {c.line} | {vi.REPORT_CHECK_KINDS[c.kind]} | {vi.REPORT_CHECK_STATUSES[c.status]} | "
