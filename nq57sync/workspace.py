@@ -218,7 +218,7 @@ class Workspace:
         if not file.is_file():
             raise UsageError(f"Không tìm thấy tệp {file}.")
         document = checkreport.read_document(file)
-        reason = "theo kỳ đã chỉ định (--period)"
+        reason = "theo kỳ đã chỉ định"
         if period is None:
             period, reason = checkreport.period_in_text(document.lines)
         reference = None
