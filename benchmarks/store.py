@@ -20,27 +20,40 @@ import attrs
 
 from nq57sync import Period
 from nq57sync.model import VN_TZ, Agency, Dossier, Procedure
+from nq57sync.package import dossier_from_package, dossier_to_package
 from nq57sync_storage import Store
 
 PAGE = 10_000
 
 
 def dossiers(n: int) -> list[Dossier]:
-    agencies = [Agency(f"H31.{a:02d}", f"UBND xã số {a}") for a in range(114)]
-    procedures = [Procedure(f"1.00{1000 + p}", f"Thủ tục {p}", f"LV{p % 12:02d}") for p in range(300)]
+    """Dossiers as a DVCQG sync stores them: package records read by `dossier_from_package`.
+
+    Agencies and procedures are the simulators' (names of real length: 36 bytes
+    a procedure name on average), dates to the minute, a quarter finished.
+    """
+    from nq57sync.simulators.dataset import PROCEDURES
+
+    agencies = [Agency(f"{a + 1:03d}.00.31.H26", f"UBND xã {name}") for a, name in
+                enumerate(f"{w} {v}" for w in ("An", "Tân", "Vĩnh", "Hòa", "Kiến", "Thủy")
+                          for v in ("Lão", "Hưng", "Bảo", "Thụy", "Nguyên", "Phong", "Đông",
+                                    "Hải", "Sơn", "Thành", "Tiến", "Lập", "Hòa", "Long",
+                                    "Phú", "Quang", "Thịnh", "Xuân", "Minh")[:114])]
+    procedures = [Procedure(code, name, field) for code, name, field, *_ in PROCEDURES]
     base = dt.datetime(2025, 11, 1, 8, tzinfo=VN_TZ)
     out = []
     for i in range(n):
         received = base + dt.timedelta(days=i % 30, minutes=i % 480)
-        out.append(Dossier(
-            code=f"{agencies[i % 114].code}-2511{1 + i % 30:02d}-{i:07d}",
-            agency=agencies[i % 114], procedure=procedures[i % 300],
-            channel=1 + i % 3, status=(2, 4, 9, 10)[i % 4], received_at=received,
+        status = (2, 4, 9, 10)[i % 4]
+        shape = Dossier(
+            code=f"{agencies[i % len(agencies)].code}-2511{1 + i % 30:02d}-{i:07d}",
+            agency=agencies[i % len(agencies)], procedure=procedures[i % len(procedures)],
+            channel=1 + i % 3, status=status, received_at=received,
             due_at=received + dt.timedelta(days=7),
             finished_at=received + dt.timedelta(days=3) if i % 4 >= 2 else None,
-            status_raw=str((2, 4, 9, 10)[i % 4]), channel_raw=str(1 + i % 3),
-            raw={"MaHoSo": f"{i:07d}", "TrangThaiHoSo": str((2, 4, 9, 10)[i % 4])},
-        ))
+            synced_at=received + dt.timedelta(minutes=5),
+        )
+        out.append(dossier_from_package(dossier_to_package(shape)))
     return out
 
 
@@ -65,7 +78,7 @@ def main() -> None:
     period = Period.parse("2025-11")
     print(f"Generating {n:,} dossiers …", flush=True)
     first = dossiers(n)
-    second = [attrs.evolve(d, status=10, status_raw="10", raw={**d.raw, "TrangThaiHoSo": "10"})
+    second = [attrs.evolve(d, status=10, status_raw="10")
               if i % 100 == 5 else d for i, d in enumerate(first)]  # status 4 → 10
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
         t1, v1 = timed_pull(store, first, period)

@@ -19,7 +19,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import attrs
-import lxml.etree
 
 from nq57sync.codes import channel_from_name, status_from_name
 from nq57sync.errors import DataError
@@ -108,7 +107,6 @@ def iter_dossiers(header: list[object], rows: Iterable[list[object]], file_name:
             index[key] = position[title.casefold()]
         elif key in _REQUIRED:
             raise DataError(f"Tệp {file_name} thiếu cột “{title}”.")
-    titles = {key: cols[key] for key in index}
     for n, row in enumerate(rows, 2):
         # Each cell of the row read once (folded, composed, printable).
         cells = {key: _cell(row[i]) if i < len(row) else "" for key, i in index.items()}
@@ -133,7 +131,6 @@ def iter_dossiers(header: list[object], rows: Iterable[list[object]], file_name:
                 due_at=_when(_raw(row, index, "due_at"), where, past=False),
                 finished_at=_when(_raw(row, index, "finished_at"), where),
                 returned_at=_when(_raw(row, index, "returned_at"), where),
-                raw={titles[key]: value for key, value in cells.items()},
             )
         except DataError as exc:
             message = str(exc)
@@ -235,6 +232,8 @@ def _encoding(path: Path) -> str:
 
 def _iter_html(path: Path, encoding: str) -> Iterator[list[object]]:
     """The first table's rows, parsed incrementally (each row dropped once read)."""
+    import lxml.etree  # only HTML exports need it; every command imports this module
+
     found = False
     try:
         with path.open("rb") as raw:

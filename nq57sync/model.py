@@ -80,7 +80,9 @@ class Dossier:
 
     `code` is the national dossier code (`MaHoSo`, iGate `nationCode` or else
     `code`); `alt_code` is the other code the dossier is known by
-    (`MaHoSoKhac`, iGate local `code`). `raw` keeps the source's record.
+    (`MaHoSoKhac`, iGate local `code`). `raw` keeps the fields of the source's
+    record that no attribute holds (`wire.unmapped`): what the dossier is, not
+    how it arrived; `status_raw` and `channel_raw` keep the source's own codes.
     """
 
     code: str = attrs.field(converter=printable)

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from nq57sync import wire
 from nq57sync.codes import Channel, Status, parse_code
 from nq57sync.errors import DataError
 from nq57sync.model import VN_TZ, Agency, Dossier, Procedure
@@ -69,7 +70,8 @@ def _text(record: Mapping[str, Any], key: str) -> str:
 def dossier_from_package(
     record: Any, fields: Mapping[str, str] = PACKAGE_FIELDS, *, where: str = ""
 ) -> Dossier:
-    """Map one national package record onto the canonical model, keeping it raw."""
+    """Map one national package record onto the canonical model; `raw` keeps the fields
+    no column holds."""
     if not isinstance(record, Mapping):
         raise DataError(f"Bản ghi hồ sơ{where} không phải đối tượng JSON.")
     f = {**PACKAGE_FIELDS, **fields}
@@ -97,7 +99,7 @@ def dossier_from_package(
             returned_at=parse_compact_datetime(record.get(f["returned_at"]), f["returned_at"]),
             rejected_at=parse_compact_datetime(record.get(f["rejected_at"]), f["rejected_at"]),
             synced_at=parse_compact_datetime(record.get(f["synced_at"]), f["synced_at"]),
-            raw=dict(record),
+            raw=wire.unmapped(record, dict.fromkeys(f.values(), True)),
         )
     except DataError as exc:
         raise DataError(f"{str(exc).rstrip('.')}{context}.") from None

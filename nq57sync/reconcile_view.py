@@ -5,9 +5,6 @@ from __future__ import annotations
 import csv
 import io
 
-from rich.console import Console
-from rich.table import Table
-
 from nq57sync import vi
 from nq57sync.coverage import Coverage
 from nq57sync.model import Snapshot
@@ -28,6 +25,9 @@ def render_csv(result: ReconcileResult, columns: tuple[str, ...]) -> str:
 
 
 def render_table(result: ReconcileResult, width: int | None = None) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(file=io.StringIO(), width=width or 160, record=True, color_system=None)
     p = result.period
     def used(snapshot: Snapshot, found: Coverage | None) -> str:

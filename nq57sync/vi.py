@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from babel.numbers import format_decimal, format_percent
-
 LOCALE = "vi_VN"
 
 
 @functools.lru_cache(maxsize=65_536)  # Babel takes ~0,15 ms a call; reports repeat their figures
 def number(value: float | int, decimals: int = 0) -> str:
+    from babel.numbers import format_decimal  # 22 ms to import; most commands print no number
+
     if round(value, decimals) == 0:
         value = 0  # never "-0" or "-0,0"
     if decimals:
@@ -25,6 +25,8 @@ def percent(share: float | None, decimals: int = 1) -> str:
         return "–"
     if round(share * 100, decimals) == 0:
         share = 0.0
+    from babel.numbers import format_percent
+
     return format_percent(share, format=f"#,##0.{'0' * decimals}%", locale=LOCALE)
 
 

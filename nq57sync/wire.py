@@ -39,6 +39,25 @@ def text(record: Mapping[str, Any], key: str, what: str, *, required: bool = Fal
     return str(value).strip()
 
 
+def unmapped(record: Mapping[str, Any], mapped: Mapping[str, Any]) -> dict[str, Any]:
+    """The record's fields the model has no column for: what `Dossier.raw` keeps.
+
+    `mapped` names the fields read into columns; a nested mapping names the
+    fields read out of a nested object, whose other fields are kept. Storing
+    only these keeps the store to what a dossier is, not how it arrived: a
+    national package record is ~450 bytes of JSON, every field in a column.
+    """
+    rest = {}
+    for key, value in record.items():
+        inner = mapped.get(key)
+        if inner is None:
+            rest[key] = value
+        elif (isinstance(inner, Mapping) and isinstance(value, Mapping)
+              and (kept := unmapped(value, inner))):
+            rest[key] = kept
+    return rest
+
+
 _VI_INT = re.compile(r"^-?\d{1,3}(\.\d{3})+$")
 
 

@@ -21,7 +21,6 @@ from nq57sync import vi
 from nq57sync.config import Config, SourceConfig
 from nq57sync.coverage import Coverage
 from nq57sync.errors import Cancelled, ConfigError, DataError, UsageError
-from nq57sync.http import RequestBudget, SourceClient, tls_context
 from nq57sync.model import METRICS, VN_TZ, Dossier, Snapshot
 from nq57sync.period import Period
 from nq57sync.plugins import make_plugin_manager, source_classes
@@ -30,6 +29,9 @@ from nq57sync.sources import Source
 
 if TYPE_CHECKING:
     from nq57sync.checkreport import Reference, ReportCheck
+
+    # Imported by the commands that send requests: a reconcile starts without httpx.
+    from nq57sync.http import SourceClient
 from nq57sync_storage import Store
 
 #: Called with (dossiers stored so far, total announced by the source or None).
@@ -103,6 +105,8 @@ class Workspace:
 
     def budget_used(self, name: str) -> int:
         """Requests the source has spent today (the store keeps the count)."""
+        from nq57sync.http import RequestBudget
+
         budget = RequestBudget(self.store.path, name, 0)
         try:
             return budget.used()
@@ -120,6 +124,8 @@ class Workspace:
         With `cancel`, setting the event stops the pull within a fraction of a
         second: waits and requests in flight are abandoned (`Cancelled`).
         """
+        from nq57sync.http import RequestBudget, SourceClient, tls_context
+
         settings = source.config
         ca_bundle = settings.ca_bundle
         if ca_bundle is not None and not ca_bundle.is_file():

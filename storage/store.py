@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -64,7 +65,8 @@ def _import_sqlite_utils() -> ModuleType:
     It imports them only to accept their types, which the store never passes;
     with them, every command started 0,75 s later (measured: `python -X
     importtime`, 1,2 s → 0,45 s for `nq57sync.cli`). A program that imported
-    them already keeps them.
+    them already keeps them. Imported on the first write that uses it (`Store.db`):
+    itself 75 ms, and a reconcile or a reading does not need it.
     """
     absent = [name for name in ("pandas", "numpy") if name not in sys.modules]
     for name in absent:
@@ -75,10 +77,6 @@ def _import_sqlite_utils() -> ModuleType:
         for name in absent:
             del sys.modules[name]
     return sqlite_utils
-
-
-sqlite_utils = _import_sqlite_utils()
-
 
 def now_local() -> dt.datetime:
     return dt.datetime.now(VN_TZ).replace(microsecond=0)
@@ -169,12 +167,16 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = self._connect()
             conn.row_factory = sqlite3.Row
-            self.db = sqlite_utils.Database(conn)
             self.conn = conn
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
+
+    @functools.cached_property
+    def db(self) -> Any:  # sqlite_utils.Database
+        """sqlite-utils over the store's connection, for writes by column name."""
+        return _import_sqlite_utils().Database(self.conn)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
@@ -250,6 +252,9 @@ class Store:
         return row[0] or 0
 
     def _migrate(self) -> None:
+        with contextlib.suppress(sqlite3.OperationalError):  # no table: a new store
+            if self.schema_version() == LATEST:
+                return
         self.db.table("schema_migrations").create(
             {"version": int, "applied_at": str}, pk="version", not_null={"applied_at"},
             if_not_exists=True)
@@ -353,7 +358,8 @@ class Store:
 
     def snapshot(self, snapshot_id: int) -> Snapshot:
         with self._errors("đọc"):
-            row = next(self.db.table("snapshots").rows_where("id = ?", [snapshot_id]), None)
+            row = next(iter(self.query("SELECT * FROM snapshots WHERE id = ?", (snapshot_id,))),
+                       None)
         if row is None:
             raise UsageError(f"Không có ảnh chụp số {snapshot_id} trong kho {self.path}.")
         return _snapshot_from(row)

@@ -120,3 +120,39 @@ def test_export_garbage_raises_only_data_error(tmp_path_factory, content, suffix
 def test_good_answers_are_json_round_trippable():
     for answer in GOOD.values():
         assert json.loads(json.dumps(answer)) == answer
+
+
+mappings = st.dictionaries(st.text(max_size=6), json_values, max_size=6)
+specs = st.recursive(st.just(True), lambda inner: st.dictionaries(st.text(max_size=6), inner,
+                                                                  max_size=4), max_leaves=8)
+
+
+@given(record=mappings, mapped=st.dictionaries(st.text(max_size=6), specs, max_size=6))
+def test_raw_keeps_exactly_what_no_column_holds(record, mapped):
+    """`wire.unmapped`: a field named flat is dropped, one named nested keeps its other fields,
+    every field not named is kept as it came, and no empty object is left behind."""
+    from nq57sync.wire import unmapped
+
+    rest = unmapped(record, mapped)
+    for key, value in record.items():
+        inner = mapped.get(key)
+        if inner is None:
+            assert rest[key] == value
+        elif inner is True or not isinstance(value, dict):
+            assert key not in rest
+        elif key in rest:
+            assert rest[key] == unmapped(value, inner) and rest[key]
+        else:
+            assert unmapped(value, inner) == {}
+    assert set(rest) <= set(record)
+
+
+def test_stored_records_keep_only_what_no_column_holds():
+    """A national package record is all columns; an iGate record keeps its ids and names."""
+    assert all(d.raw == {} for d in parse_dossier_page(GOOD["dvcqg_page"])[1])
+    for dossier, item in zip(PARSERS["igate_page"](GOOD["igate_page"]), ONESTOP, strict=True):
+        record = igate_record(item)
+        assert dossier.raw == {"id": record["id"], "agency": {"id": record["agency"]["id"]},
+                               "applyMethod": {"name": record["applyMethod"]["name"]},
+                               "dossierStatus": {"name": record["dossierStatus"]["name"]},
+                               "appliedDate": record["appliedDate"]}

@@ -48,7 +48,7 @@ def test_both_plugins_sync_a_month_and_a_second_sync_stores_only_changes(tmp_pat
                 if d.code in changed} == dict.fromkeys(changed, Status.FINISHED)
 
 
-def test_canonical_mapping_keeps_raw_values(tmp_path, monkeypatch):
+def test_canonical_mapping_keeps_the_source_codes_and_what_no_column_holds(tmp_path, monkeypatch):
     with simulation(monkeypatch) as sim:
         ws = workspace(sim, tmp_path / "s.db")
         left, right = ws.sync(sim.period)
@@ -59,7 +59,11 @@ def test_canonical_mapping_keeps_raw_values(tmp_path, monkeypatch):
         theirs = {d.code: d for d in ws.store.dossiers_as_of(right.id, within_scope=False)}[code]
         assert mine.status is Status.RETURNED and mine.status_raw == "6"      # iGate id 6
         assert theirs.status is Status.RETURNED and theirs.status_raw == "10"  # TrangThaiHoSo
-        assert mine.raw["dossierStatus"]["id"] == 6 and theirs.raw["TrangThaiHoSo"] == "10"
+        # `raw` keeps what no column holds: the record's and the agency's ids, the names
+        # of status and method; a national package record has nothing else.
+        assert mine.raw["dossierStatus"] == {"name": "Đã trả kết quả"}
+        assert set(mine.raw) == {"id", "agency", "applyMethod", "dossierStatus", "appliedDate"}
+        assert set(mine.raw["agency"]) == {"id"} and theirs.raw == {}
         assert mine.received_at == theirs.received_at == item.dossier.received_at
         assert mine.finished_at == item.dossier.finished_at
 

@@ -7,12 +7,9 @@ can be overridden. Parsers raise `DataError` on anything unexpected.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import httpx
-import lxml.etree
-import lxml.html
 
 from nq57sync import wire
 from nq57sync.codes import Channel, Status
@@ -21,6 +18,9 @@ from nq57sync.hooktypes import DossierPage
 from nq57sync.http import Authenticator, SourceClient, UnexpectedAnswer, first_line
 from nq57sync.model import METRICS, Agency, AggregateRow, Dossier, Procedure
 from nq57sync.period import Period
+
+if TYPE_CHECKING:
+    import httpx
 
 PATHS = {
     "agencies": "/ba/agency/name+code",
@@ -153,6 +153,16 @@ def _coded(record: Mapping[str, Any], key: str, what: str) -> tuple[int, str]:
         raise DataError(f"{what}: {key}.id “{str(code)[:20]}” không phải số.") from None
 
 
+#: The fields `parse_dossier` reads into columns (`Dossier.raw` keeps the others:
+#: the record's id, the agency's id, the status and method names, the applied date).
+_MAPPED: Mapping[str, Any] = {
+    "code": True, "nationCode": True, "procedure": {"code": True, "name": True},
+    "agency": {"code": True, "name": True}, "dossierStatus": {"id": True},
+    "applyMethod": {"id": True}, "acceptedDate": True, "appointmentDate": True,
+    "completedDate": True, "returnedDate": True, "updatedDate": True, "nationSyncedDate": True,
+}
+
+
 def parse_dossier(item: Any) -> Dossier:
     """One iGate dossier onto the canonical model, local and national codes both kept."""
     record = wire.mapping(item, "Hồ sơ Một cửa")
@@ -181,7 +191,7 @@ def parse_dossier(item: Any) -> Dossier:
         returned_at=wire.instant(record.get("returnedDate"), f"{what}, returnedDate"),
         updated_at=wire.instant(record.get("updatedDate"), f"{what}, updatedDate"),
         synced_at=wire.instant(record.get("nationSyncedDate"), f"{what}, nationSyncedDate"),
-        raw=dict(record),
+        raw=wire.unmapped(record, _MAPPED),
     )
 
 
@@ -203,6 +213,9 @@ def parse_public_page(text: str, period: Period) -> list[AggregateRow]:
     """The `<table id="thong-ke">` of the public page; the "Tổng cộng" row is skipped."""
     if not isinstance(text, str) or not text.strip():
         raise DataError("Trang thống kê công khai rỗng.")
+    import lxml.etree  # only this page needs it; every command loads the plugin
+    import lxml.html
+
     try:
         document = lxml.html.fromstring(text)
     except (lxml.etree.ParserError, ValueError):

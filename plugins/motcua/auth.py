@@ -10,13 +10,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from nq57sync import wire
 from nq57sync.errors import AuthError, DataError
 from nq57sync.http import SourceClient, UnexpectedAnswer, decode_json
+
+if TYPE_CHECKING:
+    import httpx
 
 _REJECTIONS = (400, 401, 403)
 
