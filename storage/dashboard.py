@@ -101,19 +101,23 @@ def counts(store: Store, run: dict[str, Any], filters: Filters, column: str
                        f" GROUP BY {column} ORDER BY n DESC LIMIT 60", params)
 
 
+#: A dossier's current version, found through the current state (keyed by code,
+#: indexed by other code).
+_CURRENT = ("SELECT v.* FROM dossier_current AS k"
+            " JOIN dossier_versions AS v ON v.id = k.version_id")
+
+
 def dossier(store: Store, code: str, left: str, right: str) -> dict[str, Any]:
     """Both sides' current versions of one dossier (by either of its codes)."""
     found = {}
     for side, source in (("left", left), ("right", right)):
         rows = store.query(
-            "SELECT * FROM dossier_versions WHERE source = :s AND valid_to IS NULL AND code = :c"
-            " UNION ALL SELECT * FROM dossier_versions WHERE source = :s AND valid_to IS NULL"
-            " AND alt_code IS NOT NULL AND alt_code = :c LIMIT 1", {"s": source, "c": code})
+            f"{_CURRENT} WHERE k.source = :s AND k.code = :c UNION ALL {_CURRENT}"
+            " WHERE k.source = :s AND k.alt_code = :c LIMIT 1", {"s": source, "c": code})
         found[side] = rows[0] if rows else None
     if found["right"] is None and found["left"] and found["left"]["alt_code"]:
-        rows = store.query(
-            "SELECT * FROM dossier_versions WHERE source = ? AND valid_to IS NULL AND code = ?",
-            (right, found["left"]["alt_code"]))
+        rows = store.query(f"{_CURRENT} WHERE k.source = ? AND k.code = ?",
+                           (right, found["left"]["alt_code"]))
         found["right"] = rows[0] if rows else None
     found["discrepancies"] = store.query(
         "SELECT * FROM discrepancies WHERE dossier_code = ? ORDER BY state, kind", (code,))

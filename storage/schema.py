@@ -195,7 +195,8 @@ CREATE TABLE IF NOT EXISTS dossier_current (
     PRIMARY KEY (source, code)
 ) WITHOUT ROWID;
 DELETE FROM dossier_current;
-INSERT INTO dossier_current
+INSERT INTO dossier_current (source, code, alt_code, agency_code, procedure_code, channel, status,
+                             received_at, due_at, finished_at, returned_at, updated_at)
     SELECT source, code, alt_code, agency_code, procedure_code, channel, status, received_at,
            due_at, finished_at, returned_at, updated_at
     FROM dossier_versions WHERE valid_to IS NULL ORDER BY source, code;
@@ -225,6 +226,38 @@ CREATE TABLE IF NOT EXISTS match_cache (
     made_at         TEXT NOT NULL,
     payload         BLOB NOT NULL           -- zlib-compressed JSON of the matcher's rows
 );
+""",
+    9: """
+-- `dossier_current` points at each current version, and takes over the three partial
+-- indexes that found current versions by code, by date received and by other code:
+-- 140 bytes a dossier (measured with dbstat on a million), a third of the store.
+-- Rebuilt whole (it is derived), so this runs again safely.
+DROP TABLE IF EXISTS dossier_current;
+CREATE TABLE dossier_current (
+    source          TEXT NOT NULL,
+    code            TEXT NOT NULL,
+    alt_code        TEXT,
+    agency_code     TEXT NOT NULL,
+    procedure_code  TEXT NOT NULL,
+    channel         INTEGER NOT NULL,
+    status          INTEGER NOT NULL,
+    received_at     TEXT,
+    due_at          TEXT,
+    finished_at     TEXT,
+    returned_at     TEXT,
+    updated_at      TEXT,
+    version_id      INTEGER REFERENCES dossier_versions (id),
+    PRIMARY KEY (source, code)
+) WITHOUT ROWID;
+INSERT INTO dossier_current
+    SELECT source, code, alt_code, agency_code, procedure_code, channel, status, received_at,
+           due_at, finished_at, returned_at, updated_at, id
+    FROM dossier_versions WHERE valid_to IS NULL ORDER BY source, code;
+CREATE INDEX dossier_current_alt ON dossier_current (source, alt_code)
+    WHERE alt_code IS NOT NULL;
+DROP INDEX IF EXISTS dossier_versions_current;
+DROP INDEX IF EXISTS dossier_versions_current_received;
+DROP INDEX IF EXISTS dossier_versions_current_alt;
 """,
 }
 #: Migrations with a step in Python after their SQL (version → Store method name).

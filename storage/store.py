@@ -542,8 +542,8 @@ class Store:
             "SELECT substr(received_at, 1, 7) AS month, count(*) AS received,"
             " sum(finished_at IS NOT NULL) AS resolved,"
             " coalesce(sum(finished_at IS NOT NULL AND substr(finished_at, 1, 10)"
-            " > substr(due_at, 1, 10)), 0) AS late FROM dossier_versions"
-            " WHERE source = ? AND valid_to IS NULL AND received_at IS NOT NULL"
+            " > substr(due_at, 1, 10)), 0) AS late FROM dossier_current"
+            " WHERE source = ? AND received_at IS NOT NULL"
             " GROUP BY month ORDER BY month DESC LIMIT ?", (source, months))
         return rows[::-1]
 
@@ -679,8 +679,8 @@ def _split_sql(script: str) -> list[str]:
 _CURRENT_COLUMNS = ("code, alt_code, agency_code, procedure_code, channel, status, received_at,"
                     " due_at, finished_at, returned_at, updated_at")
 #: A version lies in the pull's period and agencies (parameters from `_scope_params`).
-_IN_SCOPE = ("received_at >= :start AND received_at < :end_next"
-             " AND (:everywhere OR agency_code IN (SELECT value FROM json_each(:scope)))")
+_IN_SCOPE = ("k.received_at >= :start AND k.received_at < :end_next"
+             " AND (:everywhere OR k.agency_code IN (SELECT value FROM json_each(:scope)))")
 
 
 @attrs.frozen
@@ -792,8 +792,9 @@ class SnapshotWriter:
                 "SELECT json_group_array(c.value) FILTER (WHERE v.content_hash IS NOT"
                 " CAST(substr(:digests, c.key * :width + 1, :width) AS TEXT)),"
                 f" count(*) FILTER (WHERE {_IN_SCOPE})"
-                " FROM json_each(:codes) AS c LEFT JOIN dossier_versions AS v"
-                " ON v.source = :s AND v.valid_to IS NULL AND v.code = c.value",
+                " FROM json_each(:codes) AS c LEFT JOIN dossier_current AS k"
+                " ON k.source = :s AND k.code = c.value"
+                " LEFT JOIN dossier_versions AS v ON v.id = k.version_id",
                 {**self._scope_params(), "codes": codes, "digests": digests,
                  "width": DIGEST_LENGTH}).fetchone()
         return json.loads(changed), in_scope
@@ -851,43 +852,46 @@ class SnapshotWriter:
         params = self._scope_params()
         with self.store.transaction() as conn:
             in_scope = conn.execute(
-                "SELECT count(*) FROM dossier_versions WHERE source = :s AND valid_to IS NULL"
-                f" AND {_IN_SCOPE}",
+                f"SELECT count(*) FROM dossier_current AS k WHERE k.source = :s AND {_IN_SCOPE}",
                 params).fetchone()[0]
             count = self._listed
             if self._repeats:
                 conn.execute(f"CREATE INDEX {self.seen}_code ON {self.seen[5:]} (code)")
                 count = conn.execute(f"SELECT count(DISTINCT code) FROM {self.seen}").fetchone()[0]
-            # A changed dossier: close its current version …
+            # A changed dossier: close its current version (found by `dossier_current`,
+            # which points at it) …
             closed = conn.execute(
-                f"UPDATE dossier_versions AS v SET valid_to = :n FROM {self.staging} AS st"
-                " WHERE v.source = :s AND v.valid_to IS NULL AND v.code = st.code"
-                " AND v.content_hash <> st.content_hash", params).rowcount
-            # … a dossier of this scope the source no longer lists: close it too (the
-            # counts tell whether any vanished, sparing the scan in the usual case) …
+                "UPDATE dossier_versions SET valid_to = :n WHERE id IN (SELECT k.version_id"
+                f" FROM {self.staging} AS st JOIN dossier_current AS k"
+                " ON k.source = :s AND k.code = st.code"
+                " JOIN dossier_versions AS v ON v.id = k.version_id"
+                " WHERE v.content_hash <> st.content_hash)", params).rowcount
+            # … a dossier of this scope the source no longer lists: close it too, and it
+            # leaves the current state (the counts tell whether any vanished, sparing the
+            # scan in the usual case) …
             vanished = self._repeats or self._listed_in_scope != in_scope
             if vanished:
                 if not self._repeats:
                     conn.execute(f"CREATE INDEX {self.seen}_code ON {self.seen[5:]} (code)")
+                gone = (f"k.source = :s AND {_IN_SCOPE}"
+                        f" AND k.code NOT IN (SELECT code FROM {self.seen})")
                 closed += conn.execute(
-                    "UPDATE dossier_versions SET valid_to = :n"
-                    f" WHERE source = :s AND valid_to IS NULL AND {_IN_SCOPE}"
-                    f" AND code NOT IN (SELECT code FROM {self.seen})", params).rowcount
-            # … and every new or changed dossier gets a current version.
+                    "UPDATE dossier_versions SET valid_to = :n WHERE id IN"
+                    f" (SELECT k.version_id FROM dossier_current AS k WHERE {gone})",
+                    params).rowcount
+                conn.execute(f"DELETE FROM dossier_current AS k WHERE {gone}", params)
+            # … and every new or changed dossier gets a current version …
             added = conn.execute(
                 f"INSERT INTO dossier_versions ({_COLUMN_LIST}, source, valid_from)"
                 f" SELECT {_COLUMN_LIST}, :s, :n FROM {self.staging} AS st WHERE NOT EXISTS"
-                " (SELECT 1 FROM dossier_versions AS v WHERE v.source = :s"
-                " AND v.valid_to IS NULL AND v.code = st.code)", params).rowcount
-            # The current-state table follows: what vanished leaves it, what is new or
-            # changed takes its place (staged rows are exactly those).
-            if vanished:
-                conn.execute(
-                    f"DELETE FROM dossier_current WHERE source = :s AND {_IN_SCOPE}"
-                    f" AND code NOT IN (SELECT code FROM {self.seen})", params)
+                " (SELECT 1 FROM dossier_current AS k JOIN dossier_versions AS v"
+                " ON v.id = k.version_id WHERE k.source = :s AND k.code = st.code"
+                " AND v.valid_to IS NULL)", params).rowcount
+            # … which the current state takes up, in key order.
             conn.execute(
-                f"INSERT OR REPLACE INTO dossier_current (source, {_CURRENT_COLUMNS})"
-                f" SELECT :s, {_CURRENT_COLUMNS} FROM {self.staging} ORDER BY code", params)
+                f"INSERT OR REPLACE INTO dossier_current (source, {_CURRENT_COLUMNS}, version_id)"
+                f" SELECT source, {_CURRENT_COLUMNS}, id FROM dossier_versions"
+                " WHERE source = :s AND valid_from = :n ORDER BY code", params)
             conn.execute(
                 "INSERT OR REPLACE INTO agencies SELECT :s, agency_code, max(agency_name)"
                 f" FROM {self.staging} WHERE agency_name <> '' GROUP BY agency_code", params)
