@@ -103,6 +103,10 @@ class Dossier:
     raw: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, eq=False)
 
     def content_hash(self) -> str:
+        """`fingerprint()` in hexadecimal."""
+        return self.fingerprint().hex()
+
+    def fingerprint(self) -> bytes:
         """Fingerprint of everything stored, so unchanged re-pulls cost nothing.
 
         Pickle (a fixed protocol) is several times cheaper than JSON, but only
@@ -124,7 +128,7 @@ class Dossier:
         pickler = pickle.Pickler(buffer, protocol=4)
         pickler.fast = True  # no memo: the bytes depend on values, not object identity
         pickler.dump((values[:_FIRST_INSTANT], instants, sorted(self.raw.items())))
-        return hashlib.blake2b(buffer.getvalue(), digest_size=DIGEST_LENGTH // 2).hexdigest()
+        return hashlib.blake2b(buffer.getvalue(), digest_size=DIGEST_LENGTH // 2).digest()
 
     def canonical_values(self) -> tuple[Any, ...]:
         return (

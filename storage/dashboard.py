@@ -14,6 +14,7 @@ import attrs
 from nq57sync.model import VN_TZ
 from nq57sync.period import Period
 from nq57sync_storage import Store
+from nq57sync_storage.store import named
 
 PAGE_SIZE = 50
 
@@ -103,8 +104,7 @@ def counts(store: Store, run: dict[str, Any], filters: Filters, column: str
 
 #: A dossier's current version, found through the current state (keyed by code,
 #: indexed by other code).
-_CURRENT = ("SELECT v.* FROM dossier_current AS k"
-            " JOIN dossier_versions AS v ON v.id = k.version_id")
+_CURRENT = "SELECT v.* FROM dossier_current AS k JOIN dossier_versions AS v ON v.id = k.version_id"
 
 
 def dossier(store: Store, code: str, left: str, right: str) -> dict[str, Any]:
@@ -112,11 +112,11 @@ def dossier(store: Store, code: str, left: str, right: str) -> dict[str, Any]:
     found = {}
     for side, source in (("left", left), ("right", right)):
         rows = store.query(
-            f"{_CURRENT} WHERE k.source = :s AND k.code = :c UNION ALL {_CURRENT}"
-            " WHERE k.source = :s AND k.alt_code = :c LIMIT 1", {"s": source, "c": code})
+            named(f"{_CURRENT} WHERE k.source = :s AND k.code = :c UNION ALL {_CURRENT}"
+                  " WHERE k.source = :s AND k.alt_code = :c LIMIT 1"), {"s": source, "c": code})
         found[side] = rows[0] if rows else None
     if found["right"] is None and found["left"] and found["left"]["alt_code"]:
-        rows = store.query(f"{_CURRENT} WHERE k.source = ? AND k.code = ?",
+        rows = store.query(named(f"{_CURRENT} WHERE k.source = ? AND k.code = ?"),
                            (right, found["left"]["alt_code"]))
         found["right"] = rows[0] if rows else None
     found["discrepancies"] = store.query(

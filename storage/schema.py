@@ -195,8 +195,7 @@ CREATE TABLE IF NOT EXISTS dossier_current (
     PRIMARY KEY (source, code)
 ) WITHOUT ROWID;
 DELETE FROM dossier_current;
-INSERT INTO dossier_current (source, code, alt_code, agency_code, procedure_code, channel, status,
-                             received_at, due_at, finished_at, returned_at, updated_at)
+INSERT INTO dossier_current
     SELECT source, code, alt_code, agency_code, procedure_code, channel, status, received_at,
            due_at, finished_at, returned_at, updated_at
     FROM dossier_versions WHERE valid_to IS NULL ORDER BY source, code;
@@ -259,8 +258,74 @@ DROP INDEX IF EXISTS dossier_versions_current;
 DROP INDEX IF EXISTS dossier_versions_current_received;
 DROP INDEX IF EXISTS dossier_versions_current_alt;
 """,
+    10: """
+-- Names are stored once and versions point at them (a procedure's name is 36 bytes on
+-- average, and most of a million dossiers share a few hundred), and fingerprints are
+-- 16 bytes rather than 32 hexadecimal characters: `Store._compact_versions` rebuilds
+-- `dossier_versions` with `COMPACT_VERSIONS` (SQLite's way to change columns).
+CREATE TABLE IF NOT EXISTS names (
+    id              INTEGER PRIMARY KEY,
+    name            TEXT NOT NULL UNIQUE
+);
+""",
 }
 #: Migrations with a step in Python after their SQL (version → Store method name).
-PYTHON_STEPS: dict[int, str] = {6: "_refingerprint"}
+PYTHON_STEPS: dict[int, str] = {6: "_refingerprint", 10: "_compact_versions"}
+
+#: Migration 10's rebuild of a `dossier_versions` that still holds names in full.
+COMPACT_VERSIONS = """
+DROP VIEW IF EXISTS current_dossiers;
+INSERT OR IGNORE INTO names (name)
+    SELECT agency_name FROM dossier_versions UNION SELECT procedure_name FROM dossier_versions;
+CREATE TABLE dossier_versions_compact (
+    id              INTEGER PRIMARY KEY,
+    source          TEXT NOT NULL,
+    code            TEXT NOT NULL,          -- national dossier code (MaHoSo / nationCode)
+    alt_code        TEXT,                   -- MaHoSoKhac / local code
+    agency_code     TEXT NOT NULL,
+    agency_name_id  INTEGER NOT NULL REFERENCES names (id),
+    procedure_code  TEXT NOT NULL,
+    procedure_name_id INTEGER NOT NULL REFERENCES names (id),
+    field_code      TEXT NOT NULL,
+    channel         INTEGER NOT NULL,       -- KenhThucHien
+    status          INTEGER NOT NULL,       -- TrangThaiHoSo
+    channel_raw     TEXT NOT NULL,
+    status_raw      TEXT NOT NULL,
+    received_at     TEXT,                   -- ISO-8601, +07:00
+    due_at          TEXT,
+    finished_at     TEXT,
+    returned_at     TEXT,
+    rejected_at     TEXT,
+    updated_at      TEXT,
+    synced_at       TEXT,
+    raw             TEXT NOT NULL,          -- the record's fields no column holds, JSON
+    content_hash    BLOB NOT NULL,          -- `Dossier.fingerprint()`, 16 bytes
+    valid_from      INTEGER NOT NULL REFERENCES snapshots (id),
+    valid_to        INTEGER REFERENCES snapshots (id)   -- NULL: still current
+);
+INSERT INTO dossier_versions_compact
+    SELECT id, source, code, alt_code, agency_code,
+           (SELECT id FROM names WHERE name = agency_name), procedure_code,
+           (SELECT id FROM names WHERE name = procedure_name), field_code, channel, status,
+           channel_raw, status_raw, received_at, due_at, finished_at, returned_at, rejected_at,
+           updated_at, synced_at, raw, unhex(content_hash), valid_from, valid_to
+    FROM dossier_versions ORDER BY id;
+DROP TABLE dossier_versions;
+ALTER TABLE dossier_versions_compact RENAME TO dossier_versions;
+CREATE INDEX dossier_versions_history ON dossier_versions (source, valid_from, valid_to);
+"""
+
+#: What people opening the file see of the current versions: names in full.
+CURRENT_DOSSIERS = """
+DROP VIEW IF EXISTS current_dossiers;
+CREATE VIEW current_dossiers AS
+    SELECT v.id, v.source, v.code, v.alt_code, v.agency_code, an.name AS agency_name,
+           v.procedure_code, pn.name AS procedure_name, v.field_code, v.channel, v.status,
+           v.channel_raw, v.status_raw, v.received_at, v.due_at, v.finished_at, v.returned_at,
+           v.rejected_at, v.updated_at, v.synced_at, v.raw,
+           lower(hex(v.content_hash)) AS content_hash, v.valid_from, v.valid_to
+    FROM dossier_current AS k JOIN dossier_versions AS v ON v.id = k.version_id
+    JOIN names AS an ON an.id = v.agency_name_id JOIN names AS pn ON pn.id = v.procedure_name_id;
+"""
 
 LATEST = max(MIGRATIONS)

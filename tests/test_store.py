@@ -229,16 +229,48 @@ def test_fingerprints_ignore_key_order_and_object_identity(store):
     assert pull(store, again).versions_added == 0
 
 
-def test_migration_6_refingerprints_the_current_versions(tmp_path):
-    with Store(tmp_path / "s.db") as store:
-        pull(store, [make_dossier(i) for i in range(30)])
-        right = dict(store.conn.execute("SELECT id, content_hash FROM dossier_versions"))
-        store.conn.execute("UPDATE dossier_versions SET content_hash = 'old-fingerprint'")
-        store.conn.execute("DELETE FROM schema_migrations WHERE version >= 6")
+def old_store(path: Path, version: int, dossiers: list, fingerprint: str = "") -> None:
+    """A store as an earlier release left it: migrations up to `version`, one complete
+    snapshot of `dossiers` written in that release's shape (names in full, fingerprints
+    in hexadecimal, or `fingerprint` instead)."""
+    from nq57sync_storage.schema import MIGRATIONS
+    from nq57sync_storage.store import _COLUMN_LIST, _PLACEHOLDERS, dossier_row
+
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT"
+                 " NOT NULL)")
+    for number in range(1, version + 1):
+        conn.executescript(MIGRATIONS[number])
+        conn.execute("INSERT INTO schema_migrations VALUES (?, '2025-11-01')", (number,))
+    conn.execute(
+        "INSERT INTO snapshots (id, source, plugin, kind, scope, period_start, period_end,"
+        " period_convention, period_label, state, started_at, finished_at, dossier_count)"
+        " VALUES (1, 'left', 'test', 'pull', '*', '2025-11-01', '2025-11-30', 'calendar',"
+        " '2025-11', 'complete', '2025-12-01T08:00:00+07:00', '2025-12-01T08:01:00+07:00', ?)",
+        (len(dossiers),))
+    conn.executemany(
+        f"INSERT INTO dossier_versions ({_COLUMN_LIST}, source, valid_from)"
+        f" VALUES ({_PLACEHOLDERS}, 'left', 1)",
+        [dossier_row(d, fingerprint or d.content_hash()) for d in dossiers])
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("version", [5, 7])
+def test_an_older_store_is_upgraded_and_a_re_pull_adds_nothing(tmp_path, version):
+    """From before migration 6 (fingerprints computed another way: 6 computes them again)
+    or after it, through the current state (8, 9) and interned names (10)."""
+    dossiers = [make_dossier(i) for i in range(30)]
+    old_store(tmp_path / "s.db", version, dossiers, "old-fingerprint" if version < 6 else "")
     with Store(tmp_path / "s.db") as store:
         assert store.schema_version() == LATEST
-        assert dict(store.conn.execute("SELECT id, content_hash FROM dossier_versions")) == right
-        assert pull(store, [make_dossier(i) for i in range(30)]).versions_added == 0
+        assert dict(store.conn.execute("SELECT code, content_hash FROM dossier_versions")) == {
+            d.code: d.fingerprint() for d in dossiers}
+        assert sorted(store.dossiers_as_of(1), key=lambda d: d.code) == sorted(
+            dossiers, key=lambda d: d.code)
+        assert store.conn.execute("SELECT count(*) FROM current_dossiers").fetchone()[0] == 30
+        assert store.integrity_check() == []
+        assert pull(store, dossiers).versions_added == 0
 
 
 def test_the_store_opens_with_views_for_people(store):
