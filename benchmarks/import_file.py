@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -71,6 +72,10 @@ def main() -> None:
                                path.name], folder)
         print(f"nq57sync import: {took:.1f} s ({rows / took:,.0f} rows/s), peak {peak:.0f} MB "
               f"({peak / size:.1f}× the file)")
+        with sqlite3.connect(folder / "s.db") as conn:  # the log folded in, as store.py does
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        stored = (folder / "s.db").stat().st_size
+        print(f"store: {stored / 1e6:.1f} MB = {stored / rows:,.0f} bytes per dossier")
         try:
             import pandas  # noqa: F401
         except ImportError:
