@@ -116,7 +116,11 @@ class Delta:
 
 
 def timeliness_sql(snapshot_day: str) -> str:
-    """A dossier's timeliness as the snapshot taken on `snapshot_day` saw it."""
+    """A dossier's timeliness as the snapshot taken on `snapshot_day` saw it.
+
+    The rule of `OUTCOME` (storage/schema.py) and `timeliness_of_outcome`, written out
+    for the matching pass, which evaluates it per row (a test holds the two equal).
+    """
     return (
         "CASE WHEN status IN (3, 7) THEN NULL"
         " WHEN finished_at IS NOT NULL AND due_at IS NOT NULL THEN CASE"
@@ -124,6 +128,15 @@ def timeliness_sql(snapshot_day: str) -> str:
         "  WHEN substr(finished_at, 1, 10) = substr(due_at, 1, 10) THEN 'on_time' ELSE 'late' END"
         " WHEN finished_at IS NOT NULL THEN 'on_time'"
         f" WHEN due_at IS NOT NULL AND '{snapshot_day}' > substr(due_at, 1, 10) THEN 'overdue'"
+        " ELSE 'in_time' END"
+    )
+
+
+def timeliness_of_outcome(snapshot_day: str) -> str:
+    """`timeliness_sql` of a counted `OUTCOME` (storage/schema.py), as seen on that day."""
+    return (
+        "CASE WHEN outcome = 'rejected' THEN NULL WHEN outcome NOT LIKE 'due:%' THEN outcome"
+        f" WHEN length(outcome) > 4 AND '{snapshot_day}' > substr(outcome, 5) THEN 'overdue'"
         " ELSE 'in_time' END"
     )
 
@@ -166,6 +179,10 @@ _OTHER_CODE_SQL = (
 #: One side's dossiers counted by the cells the standard form's metrics are made of.
 _CELLS_SQL = ("SELECT agency_code, channel, timeliness, status = 7, count(*) FROM {counted}"
               " GROUP BY 1, 2, 3, 4")
+#: The same, summed from the counts kept by day received (`dossier_counts`).
+_COUNTED_SQL = ("SELECT agency_code, channel, {timeliness}, withdrawn, sum(n) FROM dossier_counts"
+                " WHERE source = {source} AND received_day >= :start AND received_day < :end_next"
+                "{scope} GROUP BY 1, 2, 3, 4")
 _HEAD = 11  # the named columns of a _PAIRS_SQL row before the packed field triples
 
 
@@ -232,6 +249,16 @@ class Matching:
         self._cells.update({name: self._read(_CELLS_SQL.format(counted=sql),
                                              self.request.params())
                             for name, sql in counted.items()})
+
+    def _sum_counts(self, l_day: str, r_day: str) -> None:
+        """Both sides' cells from `dossier_counts` (in place: the current dossiers)."""
+        scope = "" if self.request.scope == "*" else (
+            " AND agency_code IN (SELECT value FROM json_each(:scope))")
+        self._cells.update({name: self._read(_COUNTED_SQL.format(
+            timeliness=timeliness_of_outcome(day), source=source, scope=scope),
+            self.request.params())
+            for name, source, day in (("rec_l", ":left_source", l_day),
+                                      ("rec_r", ":right_source", r_day))})
 
     def cells(self) -> dict[str, tuple[Cell, ...]]:
         """Each side's (left, right) dossiers of the period counted by `Cell`."""
@@ -347,7 +374,7 @@ def matching(store: Store, request: MatchRequest, *, in_place: bool) -> Iterator
                          f" {_in_period(request.scope)} AS in_period"
                          " FROM dossier_current WHERE source = :right_source)"}
             found = Matching(store, request, pool, {}, tables)
-            found._count()
+            found._sum_counts(l_day, r_day)
             yield found
             return
         with _scratch_sides(store, request, pool, l_day, r_day) as found:

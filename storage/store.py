@@ -51,6 +51,7 @@ from nq57sync_storage.schema import (
     CURRENT_DOSSIERS,
     LATEST,
     MIGRATIONS,
+    OUTCOME,
     PYTHON_STEPS,
 )
 
@@ -716,6 +717,15 @@ def _split_sql(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
+def _recount(conn: sqlite3.Connection, rows: str, sign: int, params: dict[str, Any]) -> None:
+    """Count `rows` (current dossiers, or versions) into `dossier_counts`, or out of it."""
+    conn.execute(
+        "INSERT INTO dossier_counts AS c SELECT source, substr(received_at, 1, 10),"
+        f" agency_code, channel, status = 7, {OUTCOME}, {sign:d} * count(*) FROM ({rows})"
+        " WHERE received_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6"
+        " ON CONFLICT DO UPDATE SET n = c.n + excluded.n", params)
+
+
 def _is_compact(conn: sqlite3.Connection) -> bool:
     """Whether `dossier_versions` has migration 10's shape (names as ids)."""
     return any(row[1] == "agency_name_id"
@@ -908,30 +918,31 @@ class SnapshotWriter:
             if self._repeats:
                 conn.execute(f"CREATE INDEX {self.seen}_code ON {self.seen[5:]} (code)")
                 count = conn.execute(f"SELECT count(DISTINCT code) FROM {self.seen}").fetchone()[0]
-            # A changed dossier: close its current version (found by `dossier_current`,
-            # which points at it) …
-            closed = conn.execute(
-                "UPDATE dossier_versions SET valid_to = :n WHERE id IN (SELECT k.version_id"
-                f" FROM {self.staging} AS st JOIN dossier_current AS k"
-                " ON k.source = :s AND k.code = st.code"
+            # What leaves the current state: each changed dossier (found through
+            # `dossier_current`, which points at its version) …
+            leaving = self.staging + "_leaving"
+            conn.execute(
+                f"CREATE TABLE {leaving} AS SELECT k.* FROM {self.staging} AS st"
+                " JOIN dossier_current AS k ON k.source = :s AND k.code = st.code"
                 " JOIN dossier_versions AS v ON v.id = k.version_id"
-                " WHERE v.content_hash <> st.content_hash)", params).rowcount
-            # … a dossier of this scope the source no longer lists: close it too, and it
-            # leaves the current state (the counts tell whether any vanished, sparing the
-            # scan in the usual case) …
+                " WHERE v.content_hash <> st.content_hash", params)
+            # … and each dossier of this scope the source no longer lists (the counts
+            # tell whether any vanished, sparing the scan in the usual case). Their
+            # versions are closed, and they are counted out.
             vanished = self._repeats or self._listed_in_scope != in_scope
             if vanished:
                 if not self._repeats:
                     conn.execute(f"CREATE INDEX {self.seen}_code ON {self.seen[5:]} (code)")
                 gone = (f"k.source = :s AND {_IN_SCOPE}"
                         f" AND k.code NOT IN (SELECT code FROM {self.seen})")
-                closed += conn.execute(
-                    "UPDATE dossier_versions SET valid_to = :n WHERE id IN"
-                    f" (SELECT k.version_id FROM dossier_current AS k WHERE {gone})",
-                    params).rowcount
+                conn.execute(f"INSERT INTO {leaving} SELECT k.* FROM dossier_current AS k"
+                             f" WHERE {gone}", params)
                 conn.execute(f"DELETE FROM dossier_current AS k WHERE {gone}", params)
-            # … and every new or changed dossier gets a current version, its names
-            # stored once …
+            closed = conn.execute(
+                "UPDATE dossier_versions SET valid_to = :n WHERE id IN"
+                f" (SELECT version_id FROM {leaving})", params).rowcount
+            _recount(conn, f"SELECT * FROM {leaving}", -1, params)
+            # Every new or changed dossier gets a current version, its names stored once …
             conn.execute(
                 f"INSERT OR IGNORE INTO names (name) SELECT agency_name FROM {self.staging}"
                 f" UNION SELECT procedure_name FROM {self.staging}")
@@ -941,11 +952,13 @@ class SnapshotWriter:
                 " (SELECT 1 FROM dossier_current AS k JOIN dossier_versions AS v"
                 " ON v.id = k.version_id WHERE k.source = :s AND k.code = st.code"
                 " AND v.valid_to IS NULL)", params).rowcount
-            # … which the current state takes up, in key order.
+            # … which the current state takes up, in key order, and the counts count in.
+            new = "SELECT * FROM dossier_versions WHERE source = :s AND valid_from = :n"
             conn.execute(
                 f"INSERT OR REPLACE INTO dossier_current (source, {_CURRENT_COLUMNS}, version_id)"
-                f" SELECT source, {_CURRENT_COLUMNS}, id FROM dossier_versions"
-                " WHERE source = :s AND valid_from = :n ORDER BY code", params)
+                f" SELECT source, {_CURRENT_COLUMNS}, id FROM ({new}) ORDER BY code", params)
+            _recount(conn, new, 1, params)
+            conn.execute("DELETE FROM dossier_counts WHERE source = :s AND n = 0", params)
             conn.execute(
                 "INSERT OR REPLACE INTO agencies SELECT :s, agency_code, max(agency_name)"
                 f" FROM {self.staging} WHERE agency_name <> '' GROUP BY agency_code", params)
@@ -992,4 +1005,5 @@ class SnapshotWriter:
             if self.store.conn.in_transaction:
                 self.store.conn.execute("ROLLBACK")
             self.store.conn.execute(f"DROP TABLE IF EXISTS {self.staging}")
+            self.store.conn.execute(f"DROP TABLE IF EXISTS {self.staging}_leaving")
             self.store.conn.execute(f"DROP TABLE IF EXISTS {self.seen}")

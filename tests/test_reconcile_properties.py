@@ -157,13 +157,22 @@ def test_each_figure_difference_is_explained_by_its_dossiers(plan):
 
 
 def _current_agrees(store: Store) -> bool:
-    """`dossier_current` is exactly the versions still current (the store's invariant)."""
+    """`dossier_current` is exactly the versions still current, each pointing at its own,
+    and `dossier_counts` counts exactly it (the store's invariants)."""
+    from nq57sync_storage.schema import OUTCOME
+
     columns = ("source, code, alt_code, agency_code, procedure_code, channel, status,"
                " received_at, due_at, finished_at, returned_at, updated_at")
     query = "SELECT {c} FROM {t} ORDER BY source, code"
-    return (store.conn.execute(query.format(c=columns, t="dossier_current")).fetchall()
-            == store.conn.execute(query.format(
-                c=columns, t="dossier_versions WHERE valid_to IS NULL")).fetchall())
+    counts = ("SELECT source, substr(received_at, 1, 10), agency_code, channel, status = 7,"
+              f" {OUTCOME}, count(*) FROM dossier_current WHERE received_at IS NOT NULL"
+              " GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6")
+    return (list(map(tuple, store.conn.execute(query.format(c=columns + ", version_id",
+                                                            t="dossier_current"))))
+            == list(map(tuple, store.conn.execute(query.format(
+                c=columns + ", id", t="dossier_versions WHERE valid_to IS NULL"))))
+            and list(map(tuple, store.conn.execute(counts))) == list(map(tuple, store.conn.execute(
+                "SELECT * FROM dossier_counts ORDER BY 1, 2, 3, 4, 5, 6"))))
 
 
 @SETTINGS
@@ -245,3 +254,26 @@ def reconcile_fresh(left: list, right: list, config: Config) -> set:
             with store.begin_snapshot(source=source, plugin="test", period=NOV) as writer:
                 writer.add_dossiers(dossiers)
         return found(Reconciler(store, config).run(NOV, record=False))
+
+
+instants = st.datetimes(dt.datetime(2025, 10, 1), dt.datetime(2026, 1, 31)).map(
+    lambda t: t.replace(tzinfo=VN_TZ).isoformat(timespec="seconds"))
+
+
+@given(status=st.integers(1, 10), finished=st.none() | instants, due=st.none() | instants,
+       day=st.dates(dt.date(2025, 10, 1), dt.date(2026, 1, 31)).map(dt.date.isoformat))
+def test_a_counted_outcome_gives_the_timeliness_of_the_matching_pass(status, finished, due, day):
+    """`dossier_counts` keeps each dossier's `OUTCOME` (its due day while pending); read on
+    any day, it must say what the matching pass's per-row rule says."""
+    import sqlite3
+
+    from nq57sync_storage.matching import timeliness_of_outcome, timeliness_sql
+    from nq57sync_storage.schema import OUTCOME
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE x (status, finished_at, due_at)")
+    conn.execute("INSERT INTO x VALUES (?, ?, ?)", (status, finished, due))
+    per_row, counted = conn.execute(
+        f"SELECT {timeliness_sql(day)}, (SELECT {timeliness_of_outcome(day)} FROM"
+        f" (SELECT {OUTCOME} AS outcome FROM x)) FROM x").fetchone()
+    assert per_row == counted
