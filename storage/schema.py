@@ -243,30 +243,10 @@ CREATE TABLE IF NOT EXISTS match_cache (
 -- `dossier_current` points at each current version, and takes over the three partial
 -- indexes that found current versions by code, by date received and by other code:
 -- 140 bytes a dossier (measured with dbstat on a million), a third of the store.
--- Rebuilt whole (it is derived), so this runs again safely.
-DROP TABLE IF EXISTS dossier_current;
-CREATE TABLE dossier_current (
-    source          TEXT NOT NULL,
-    code            TEXT NOT NULL,
-    alt_code        TEXT,
-    agency_code     TEXT NOT NULL,
-    procedure_code  TEXT NOT NULL,
-    channel         INTEGER NOT NULL,
-    status          INTEGER NOT NULL,
-    received_at     TEXT,
-    due_at          TEXT,
-    finished_at     TEXT,
-    returned_at     TEXT,
-    updated_at      TEXT,
-    version_id      INTEGER REFERENCES dossier_versions (id),
-    PRIMARY KEY (source, code)
-) WITHOUT ROWID;
-INSERT INTO dossier_current
-    SELECT source, code, alt_code, agency_code, procedure_code, channel, status, received_at,
-           due_at, finished_at, returned_at, updated_at, id
-    FROM dossier_versions WHERE valid_to IS NULL ORDER BY source, code;
-CREATE INDEX dossier_current_alt ON dossier_current (source, alt_code)
-    WHERE alt_code IS NOT NULL;
+ALTER TABLE dossier_current ADD COLUMN version_id INTEGER REFERENCES dossier_versions (id);
+UPDATE dossier_current SET version_id = (SELECT v.id FROM dossier_versions AS v
+    WHERE v.source = dossier_current.source AND v.code = dossier_current.code
+    AND v.valid_to IS NULL);
 -- The current dossiers counted by what the standard form's figures are made of, per
 -- day received: a reconcile sums a period's days (thousands of rows) instead of
 -- grouping a million dossiers a side (2 s each, measured). Kept by the transaction

@@ -68,14 +68,15 @@ _VERSION_COLUMNS = ", ".join(_INTERNED.get(c, c) for c in _DOSSIER_COLUMNS)
 _VERSION_VALUES = ", ".join(f"(SELECT id FROM names WHERE name = st.{c})" if c in _INTERNED
                             else f"st.{c}" for c in _DOSSIER_COLUMNS)
 
+_DATE_COLUMNS = ("received_at", "due_at", "finished_at", "returned_at", "rejected_at",
+                 "updated_at", "synced_at")
+
 
 def named(sql: str) -> str:
     """`sql` (rows of `dossier_versions`) with the names its ids stand for."""
     return (f"SELECT x.*, an.name AS agency_name, pn.name AS procedure_name FROM ({sql}) AS x"
             " JOIN names AS an ON an.id = x.agency_name_id"
             " JOIN names AS pn ON pn.id = x.procedure_name_id")
-_DATE_COLUMNS = ("received_at", "due_at", "finished_at", "returned_at", "rejected_at",
-                 "updated_at", "synced_at")
 
 
 def _import_sqlite_utils() -> ModuleType:
@@ -297,39 +298,34 @@ class Store:
 
     @staticmethod
     def _refingerprint(conn: sqlite3.Connection) -> None:
-        """Recompute the current versions' fingerprints (migration 6), in pages.
-
-        Run again on a store whose bookkeeping was rolled back, it may find the
-        table migration 10 made: names as ids, fingerprints as bytes.
-        """
-        compact = _is_compact(conn)
-        sql = "SELECT * FROM dossier_versions WHERE valid_to IS NULL AND id > ? ORDER BY id LIMIT 10000"
+        """Recompute the current versions' fingerprints (migration 6), in pages; migration
+        10 turns them into bytes with the rest."""
         last = 0
         while True:
-            rows = conn.execute(named(sql) if compact else sql, (last,)).fetchall()
+            rows = conn.execute(
+                "SELECT * FROM dossier_versions WHERE valid_to IS NULL AND id > ?"
+                " ORDER BY id LIMIT 10000", (last,)).fetchall()
             if not rows:
                 return
-            conn.executemany(
-                "UPDATE dossier_versions SET content_hash = ? WHERE id = ?",
-                [(d.fingerprint() if compact else d.content_hash(), r["id"])
-                 for r, d in ((r, dossier_from_row(r)) for r in rows)])
+            conn.executemany("UPDATE dossier_versions SET content_hash = ? WHERE id = ?",
+                             [(dossier_from_row(r).content_hash(), r["id"]) for r in rows])
             last = rows[-1]["id"]
 
     @staticmethod
     def _compact_versions(conn: sqlite3.Connection) -> None:
         """Migration 10: `dossier_versions` rebuilt with names interned and fingerprints
         as bytes (measured on a million dossiers: 453 → ~400 bytes a dossier)."""
-        conn.create_function("unhex", 1, _unhex, deterministic=True)  # SQLite < 3.41
-        if not _is_compact(conn):
+        conn.create_function("unhex", 1, bytes.fromhex, deterministic=True)  # SQLite < 3.41
+        if not _is_compact(conn):  # (a second process opening the store may find it done)
             for statement in _split_sql(COMPACT_VERSIONS):
                 conn.execute(statement)
-        conn.execute("UPDATE dossier_versions SET content_hash = unhex(content_hash)"
-                     " WHERE typeof(content_hash) = 'text'")  # written by migration 6 again
         for statement in _split_sql(CURRENT_DOSSIERS):
             conn.execute(statement)
         problems = conn.execute("PRAGMA foreign_key_check").fetchall()
         if problems:
-            raise StoreError(f"Kho dữ liệu có {len(problems)} tham chiếu hỏng sau khi nâng cấp.")
+            path = conn.execute("PRAGMA database_list").fetchone()[2]
+            raise StoreError(f"Kho dữ liệu {path} có {len(problems)} tham chiếu hỏng sau khi nâng"
+                             " cấp; bước nâng cấp này đã được hoàn tác.")
 
     # -- snapshots --------------------------------------------------------
 
@@ -400,11 +396,10 @@ class Store:
 
     def snapshot(self, snapshot_id: int) -> Snapshot:
         with self._errors("đọc"):
-            row = next(iter(self.query("SELECT * FROM snapshots WHERE id = ?", (snapshot_id,))),
-                       None)
-        if row is None:
+            rows = self.query("SELECT * FROM snapshots WHERE id = ?", (snapshot_id,))
+        if not rows:
             raise UsageError(f"Không có ảnh chụp số {snapshot_id} trong kho {self.path}.")
-        return _snapshot_from(row)
+        return _snapshot_from(rows[0])
 
     def latest_complete(self, source: str, period: Period | None = None) -> Snapshot | None:
         sql = "SELECT * FROM snapshots WHERE source = ? AND state = 'complete'"
@@ -730,10 +725,6 @@ def _is_compact(conn: sqlite3.Connection) -> bool:
     """Whether `dossier_versions` has migration 10's shape (names as ids)."""
     return any(row[1] == "agency_name_id"
                for row in conn.execute("PRAGMA table_info(dossier_versions)"))
-
-
-def _unhex(value: str | bytes | None) -> bytes | None:
-    return bytes.fromhex(value) if isinstance(value, str) else value
 
 
 #: What `dossier_current` keeps of a version (schema migration 8).
