@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nq57sync import Period, StoreError
-from nq57sync.model import Agency, AggregateRow, IndexScore
+from nq57sync.model import VN_TZ, Agency, AggregateRow, IndexScore, Procedure
 from nq57sync_storage import Store
 from nq57sync_storage.schema import LATEST
 
@@ -227,6 +227,50 @@ def test_fingerprints_ignore_key_order_and_object_identity(store):
              for i in range(50)]
     pull(store, first)
     assert pull(store, again).versions_added == 0
+
+
+def test_a_fingerprint_is_the_same_on_every_python():
+    """Pinned: stores keep fingerprints, so one computed otherwise (a Python whose marshal
+    writes format 2 differently) would re-version every dossier at the next pull."""
+    raw = {"b": {"x": "y"}, "a": [1, "đ", None, 2.5, True]}
+    assert make_dossier(7, raw=raw).content_hash() == "20ff283ae408ff77a7099ad36292f981"
+    assert make_dossier(3).content_hash() == "8a4c36fb80a05d7b3982fe090f80dec4"
+    # A raw value JSON holds only as text is fingerprinted by that text.
+    dated = make_dossier(7, raw={"when": dt.date(2025, 11, 3)})
+    assert dated.content_hash() == "e36a3db33eddaac0006ff7bae2bc0bc4"
+
+
+_EDITS = {
+    "code": lambda d, v: attrs.evolve(d, code=d.code + v),
+    "alt_code": lambda d, v: attrs.evolve(d, alt_code=v),
+    "agency name": lambda d, v: attrs.evolve(d, agency=Agency(d.agency.code, d.agency.name + v)),
+    "procedure": lambda d, v: attrs.evolve(d, procedure=Procedure(d.procedure.code + v)),
+    "status_raw": lambda d, v: attrs.evolve(d, status_raw=v),
+    "returned_at": lambda d, v: attrs.evolve(
+        d, returned_at=d.received_at + dt.timedelta(seconds=1 + len(v))),
+    "synced_at": lambda d, v: attrs.evolve(d, synced_at=None),
+    "raw": lambda d, v: attrs.evolve(d, raw={**d.raw, "k": v}),
+}
+
+
+@settings(max_examples=150)
+@given(number=st.integers(0, 500), edit=st.sampled_from(sorted(_EDITS)),
+       value=st.text(min_size=1, max_size=8),
+       micro=st.integers(0, 999_999))
+def test_fingerprints_differ_exactly_when_what_is_stored_differs(number, edit, value, micro):
+    """Equal stored content, equal fingerprint (whatever the microseconds, which the store
+    does not keep, and whether the strings are the same objects); any stored field
+    changed, another fingerprint."""
+    base = make_dossier(number, synced_at=dt.datetime(2025, 12, 1, 8, tzinfo=VN_TZ),
+                        raw={"n": number})
+    copy = attrs.evolve(base, code="".join(list(base.code)),
+                        received_at=base.received_at.replace(microsecond=micro),
+                        raw={"n": number})
+    assert copy.fingerprint() == base.fingerprint()
+    changed = _EDITS[edit](base, value)
+    same = (changed.canonical_values(), dict(changed.raw)) == (base.canonical_values(),
+                                                               dict(base.raw))
+    assert (changed.fingerprint() == base.fingerprint()) == same
 
 
 def old_store(path: Path, version: int, dossiers: list, fingerprint: str = "") -> None:
