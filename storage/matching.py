@@ -87,7 +87,7 @@ class Difference:
     left: str | None
     right: str | None
     left_code: str | None            # the dossier's code on each side (they differ when it
-    right_code: str | None           # paired by its other code), which `Matching.deltas` reads
+    right_code: str | None           # paired by its other code), which `_deltas` keys by
     changed_at: str | None = None    # when the left side last saw the dossier change
 
     @property
@@ -160,12 +160,17 @@ _CHANGED = ("max(coalesce(l.updated_at, ''), coalesce(l.received_at, ''),"
 _FLAGS = ", ".join(f"{cond} AS f{i}, {lv} AS l{i}, {rv} AS r{i}"
                    for i, (_, _, lv, rv, cond) in enumerate(PAIR_FIELDS))
 _ANY_FLAG = "(" + " OR ".join(f"({cond})" for *_, cond in PAIR_FIELDS) + ")"
+#: What the standard form counts a dossier in, on each side (`_deltas` reads it): the
+#: right side's only when it is in the period.
+_MEMBERSHIP = ("l.agency_code, l.channel, l.timeliness, l.status,"
+               " r.agency_code, r.channel, r.timeliness, r.status, r.in_period")
 #: Each row: kind, field, code, agency, procedure, day, changed at, left, right, left code,
-#: right code, then per field of PAIR_FIELDS its flag and both values (`_differences`
-#: names them). Positional only inside this module, where the SELECT lists them.
+#: right code, both sides' memberships, then per field of PAIR_FIELDS its flag and both
+#: values (`_differences` names them). Positional only inside this module, where the
+#: SELECT lists them.
 _PAIRS_SQL = (
     "SELECT {kind}, NULL, l.code, l.agency_code, l.procedure_code, substr(l.received_at, 1, 10),"
-    f" {_CHANGED}, NULL, NULL, l.code, r.code, {_FLAGS}"
+    f" {_CHANGED}, NULL, NULL, l.code, r.code, {_MEMBERSHIP}, {_FLAGS}"
     " FROM {source} WHERE {where}"
 )
 #: The right-side row, if any, that a left dossier without a national-code match pairs with.
@@ -184,14 +189,15 @@ _CELLS_SQL = ("SELECT agency_code, channel, timeliness, status = 7, count(*) FRO
 _COUNTED_SQL = ("SELECT agency_code, channel, {timeliness}, withdrawn, sum(n) FROM dossier_counts"
                 " WHERE source = {source} AND received_day >= :start AND received_day < :end_next"
                 "{scope} GROUP BY 1, 2, 3, 4")
-_HEAD = 11  # the named columns of a _PAIRS_SQL row before the packed field triples
+_NAMED = 11  # the named columns of a _PAIRS_SQL row before the memberships
+_HEAD = _NAMED + 9  # … and before the packed field triples
 
 
 def _differences(rows: Sequence[Sequence[Any]], since: str) -> Iterator[Difference]:
     """Named rows from the matcher's: a differing pair gives one per field that differs; a
     left change at or after `since` is still syncing."""
     for row in rows:
-        kind, field, code, agency, procedure, day, changed, lv, rv, lid, rid = row[:_HEAD]
+        kind, field, code, agency, procedure, day, changed, lv, rv, lid, rid = row[:_NAMED]
         pending = changed is not None and changed >= since
         if kind != "pair":
             yield Difference(kind, field, code, agency, procedure, day, pending, lv, rv,
@@ -205,12 +211,55 @@ def _differences(rows: Sequence[Sequence[Any]], since: str) -> Iterator[Differen
                                  pending, left_value, right_value, lid, rid, changed)
 
 
+#: The metric a dossier's channel and its timeliness count it in (interface.md).
+_BY_CHANNEL = {2: "received_online", 1: "received_direct"}
+_BY_TIMELINESS = {"early": "resolved_early", "on_time": "resolved_on_time",
+                  "late": "resolved_late", "in_time": "pending_in_time",
+                  "overdue": "pending_overdue"}
+_RESOLVED = frozenset(("early", "on_time", "late"))
+
+
+def _metrics(channel: int, timeliness: str | None, status: int) -> tuple[str, ...]:
+    """The standard form's metrics a dossier counts in (the rule of `Cell` and
+    `fold_figures`, per dossier; a property holds them equal)."""
+    if timeliness is None:
+        outcome: tuple[str, ...] = ("withdrawn" if status == 7 else "rejected",)
+    else:
+        outcome = (_BY_TIMELINESS[timeliness],
+                   "resolved_total" if timeliness in _RESOLVED else "pending_total")
+    return (_BY_CHANNEL.get(channel, "received_postal"), "received_total", *outcome)
+
+
+def _deltas(rows: Sequence[Sequence[Any]]) -> Iterator[Delta]:
+    """Per discrepant dossier, agency and metric: its left-minus-right membership, from the
+    memberships its matcher row carries (once per dossier), in dossier order."""
+    amounts: dict[tuple[str | None, str | None], dict[tuple[str, str], int]] = {}
+    for row in rows:
+        dossier = (row[9], row[10])
+        if dossier in amounts:
+            continue
+        cells = amounts[dossier] = {}
+        l_agency, l_channel, l_timeliness, l_status, r_agency, r_channel, r_timeliness, \
+            r_status, r_in_period = row[_NAMED:_HEAD]
+        if dossier[0] is not None:
+            for metric in _metrics(l_channel, l_timeliness, l_status):
+                cells[(l_agency, metric)] = cells.get((l_agency, metric), 0) + 1
+        if dossier[1] is not None and r_in_period:
+            for metric in _metrics(r_channel, r_timeliness, r_status):
+                cells[(r_agency, metric)] = cells.get((r_agency, metric), 0) - 1
+    for dossier in sorted(amounts, key=lambda d: (d[0] is not None, d[0] or "",
+                                                  d[1] is not None, d[1] or "")):
+        for (agency, metric), amount in sorted(amounts[dossier].items()):
+            if amount:
+                yield Delta(dossier, agency, metric, amount)
+
+
 @attrs.frozen
 class Matching:
     """Both sides' dossiers of the period as `rec_l` and `rec_r`: `tables` says what each is
     in SQL (a sub-query of `dossier_current`, or a scratch table attached from `paths`).
 
-    The methods read them: `differences`, `cells` and `deltas`. Workers read
+    The methods read them: `rows` (what differs) and `cells`. Workers read
     beside the store's connection, each with its own.
     """
 
@@ -268,8 +317,9 @@ class Matching:
                             in self._cells[table].result())
                 for side, table in (("left", "rec_l"), ("right", "rec_r"))}
 
-    def differences(self) -> list[Difference]:
-        """Matched pairs that differ (a row per field), and the dossiers one side lacks.
+    def rows(self) -> list[Sequence[Any]]:
+        """Matched pairs that differ, and the dossiers one side lacks: a `_PAIRS_SQL` row
+        each, which `_differences` and `_deltas` read.
 
         Dossiers pair by national code in one pass; only those left over try the
         other codes (`MaHoSoKhac` / local code). A right-side dossier nobody
@@ -281,7 +331,9 @@ class Matching:
         t = self.tables
         unclaimed = self._read(
             "SELECT 'missing_in_left', NULL, r.code, r.agency_code, r.procedure_code,"
-            " substr(r.received_at, 1, 10), NULL, NULL, NULL, NULL, r.code, r.alt_code"
+            " substr(r.received_at, 1, 10), NULL, NULL, NULL, NULL, r.code,"
+            " NULL, NULL, NULL, NULL, r.agency_code, r.channel, r.timeliness, r.status, 1,"
+            " r.alt_code"
             f" FROM {t['rec_r']} r WHERE r.in_period AND NOT EXISTS"
             f" (SELECT 1 FROM {t['rec_l']} l WHERE l.code = r.code)", params)
         rows = conn.execute(_PAIRS_SQL.format(
@@ -302,10 +354,10 @@ class Matching:
         candidates = [row for row in unclaimed.result() if row[10] not in claimed]
         if candidates:
             elsewhere = self._left_outside({code for row in candidates
-                                            for code in (row[2], row[11]) if code})
+                                            for code in (row[2], row[_HEAD]) if code})
             rows += [row[:_HEAD] for row in candidates
-                     if row[2] not in elsewhere and row[11] not in elsewhere]
-        return list(_differences(rows, self.request.pending_since))
+                     if row[2] not in elsewhere and row[_HEAD] not in elsewhere]
+        return rows
 
     def _left_outside(self, codes: set[str]) -> set[str]:
         """Which of `codes` the left side holds (as either code) outside the period or scope."""
@@ -317,37 +369,6 @@ class Matching:
             f" json_each(:codes))) AND NOT coalesce({_in_period(request.scope, 'a.')}, 0)",
             {**a_params, **request.params(), "codes": json.dumps(sorted(codes))})
         return {code for row in found for code in row if code} & codes
-
-    def deltas(self, dossiers: Sequence[tuple[str | None, str | None]]) -> list[Delta]:
-        """Per discrepant dossier, agency and metric: its left-minus-right membership.
-
-        SQL sums the memberships per dossier and keeps only the cells that differ.
-        """
-        pairs = json.dumps([[lid, rid] for lid, rid in dossiers], ensure_ascii=False)
-        side = ("SELECT d.lid, d.rid, x.agency_code AS agency, x.channel, x.timeliness, x.status,"
-                " {sign} AS sign FROM d JOIN {table} x ON x.code = d.{key}{extra}")
-        memberships = " UNION ALL ".join(
-            side.format(sign=sign, table=self.tables[table], key=key, extra=extra)
-            for sign, table, key, extra in ((1, "rec_l", "lid", ""),
-                                            (-1, "rec_r", "rid", " AND x.in_period")))
-        metric_cells = " UNION ALL ".join(
-            f"SELECT lid, rid, agency, {expr} AS metric, sign FROM m{where}" for expr, where in (
-                ("CASE channel WHEN 2 THEN 'received_online' WHEN 1 THEN 'received_direct'"
-                 " ELSE 'received_postal' END", ""),
-                ("'received_total'", ""),
-                ("CASE timeliness WHEN 'early' THEN 'resolved_early' WHEN 'on_time' THEN"
-                 " 'resolved_on_time' WHEN 'late' THEN 'resolved_late' WHEN 'in_time' THEN"
-                 " 'pending_in_time' WHEN 'overdue' THEN 'pending_overdue' ELSE CASE WHEN"
-                 " status = 7 THEN 'withdrawn' ELSE 'rejected' END END", ""),
-                ("CASE WHEN timeliness IN ('early', 'on_time', 'late') THEN 'resolved_total'"
-                 " ELSE 'pending_total' END", " WHERE timeliness IS NOT NULL")))
-        sql = (
-            "WITH d(lid, rid) AS (SELECT value ->> 0, value ->> 1 FROM json_each(:pairs)),"
-            f" m AS MATERIALIZED ({memberships})"
-            f" SELECT lid, rid, agency, metric, sum(sign) FROM ({metric_cells})"
-            " GROUP BY lid, rid, agency, metric HAVING sum(sign) <> 0")
-        return [Delta((lid, rid), agency, metric, amount) for lid, rid, agency, metric, amount
-                in self.store.conn.execute(sql, {**self.request.params(), "pairs": pairs})]
 
 
 @contextlib.contextmanager
@@ -458,9 +479,10 @@ def match(store: Store, request: MatchRequest, *, remember: bool = False) -> Mat
         if row is not None:
             return _thaw(row[0], request.pending_since)
     with matching(store, request, in_place=in_place) as found:
-        differences = tuple(found.differences())
+        rows = found.rows()
         cells = found.cells()
-        deltas = tuple(found.deltas(list(dict.fromkeys(d.dossier for d in differences))))
+    differences = tuple(_differences(rows, request.pending_since))
+    deltas = tuple(_deltas(rows))
     if in_place and (not _newest(store, request) or _cache_key(store, request) != key):
         # A snapshot completed meanwhile: what was read in place may be newer than the
         # request's snapshots. Match again as of them (the copy path).
