@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import json
 import operator
 import tempfile
@@ -232,26 +233,38 @@ def _metrics(channel: int, timeliness: str | None, status: int) -> tuple[str, ..
 
 def _deltas(rows: Sequence[Sequence[Any]]) -> Iterator[Delta]:
     """Per discrepant dossier, agency and metric: its left-minus-right membership, from the
-    memberships its matcher row carries (once per dossier), in dossier order."""
-    amounts: dict[tuple[str | None, str | None], dict[tuple[str, str], int]] = {}
+    memberships its matcher row carries (read once per dossier; the order carries nothing:
+    `_explained` keys them)."""
+    seen: set[tuple[str | None, str | None]] = set()
     for row in rows:
         dossier = (row[9], row[10])
-        if dossier in amounts:
+        if dossier in seen:
             continue
-        cells = amounts[dossier] = {}
+        seen.add(dossier)
         l_agency, l_channel, l_timeliness, l_status, r_agency, r_channel, r_timeliness, \
             r_status, r_in_period = row[_NAMED:_HEAD]
+        cells: dict[tuple[str, str], int] = {}
         if dossier[0] is not None:
             for metric in _metrics(l_channel, l_timeliness, l_status):
-                cells[(l_agency, metric)] = cells.get((l_agency, metric), 0) + 1
+                cells[(l_agency, metric)] = 1
         if dossier[1] is not None and r_in_period:
             for metric in _metrics(r_channel, r_timeliness, r_status):
                 cells[(r_agency, metric)] = cells.get((r_agency, metric), 0) - 1
-    for dossier in sorted(amounts, key=lambda d: (d[0] is not None, d[0] or "",
-                                                  d[1] is not None, d[1] or "")):
-        for (agency, metric), amount in sorted(amounts[dossier].items()):
+        for (agency, metric), amount in cells.items():
             if amount:
                 yield Delta(dossier, agency, metric, amount)
+
+
+#: The matching passes run in pieces of at least this many of the left side's dossiers,
+#: at most this many pieces a pass (a million dossiers on two cores: 1,9 s → 1,5 s).
+PIECE_SIZE = 100_000
+MAX_PIECES = 4
+
+
+def _within(alias: str, lo: str | None, hi: str | None) -> str:
+    """SQL keeping an alias's rows in the code range [lo, hi) (`:lo`, `:hi`; None: open)."""
+    return " AND ".join([*([f"{alias}.code >= :lo"] if lo is not None else []),
+                         *([f"{alias}.code < :hi"] if hi is not None else [])]) or "1"
 
 
 @attrs.frozen
@@ -329,17 +342,23 @@ class Matching:
         conn = self.store.conn
         params = self.request.params()
         t = self.tables
-        unclaimed = self._read(
+        # Both passes in pieces by code range, which the workers take in turn: the two
+        # cores share the work instead of one waiting for the longer pass.
+        pieces = list(itertools.pairwise([None, *self._split_codes(), None]))
+        pairs = [self._read(_PAIRS_SQL.format(
+            kind="CASE WHEN r.code IS NULL THEN 'unmatched' ELSE 'pair' END",
+            source=f"{t['rec_l']} l LEFT JOIN {t['rec_r']} r ON r.code = l.code",
+            where=f"{_within('l', lo, hi)} AND (r.code IS NULL OR {_ANY_FLAG})"),
+            {**params, "lo": lo, "hi": hi}) for lo, hi in pieces]
+        unclaimed = [self._read(
             "SELECT 'missing_in_left', NULL, r.code, r.agency_code, r.procedure_code,"
             " substr(r.received_at, 1, 10), NULL, NULL, NULL, NULL, r.code,"
             " NULL, NULL, NULL, NULL, r.agency_code, r.channel, r.timeliness, r.status, 1,"
             " r.alt_code"
-            f" FROM {t['rec_r']} r WHERE r.in_period AND NOT EXISTS"
-            f" (SELECT 1 FROM {t['rec_l']} l WHERE l.code = r.code)", params)
-        rows = conn.execute(_PAIRS_SQL.format(
-            kind="CASE WHEN r.code IS NULL THEN 'unmatched' ELSE 'pair' END",
-            source=f"{t['rec_l']} l LEFT JOIN {t['rec_r']} r ON r.code = l.code",
-            where=f"r.code IS NULL OR {_ANY_FLAG}"), params).fetchall()
+            f" FROM {t['rec_r']} r WHERE {_within('r', lo, hi)} AND r.in_period AND NOT EXISTS"
+            f" (SELECT 1 FROM {t['rec_l']} l WHERE l.code = r.code)", {**params, "lo": lo, "hi": hi})
+            for lo, hi in pieces]
+        rows = [row for piece in pairs for row in piece.result()]
         unmatched = [row[9] for row in rows if row[0] == "unmatched"]
         rows = [row for row in rows if row[0] != "unmatched"]
         claimed: set[str] = set()
@@ -351,13 +370,34 @@ class Matching:
                 where="1"), {**params, "lids": json.dumps(unmatched)}).fetchall()
             rows += by_other_code
             claimed = {row[10] for row in by_other_code if row[10] is not None}
-        candidates = [row for row in unclaimed.result() if row[10] not in claimed]
+        candidates = [row for piece in unclaimed for row in piece.result()
+                      if row[10] not in claimed]
         if candidates:
             elsewhere = self._left_outside({code for row in candidates
                                             for code in (row[2], row[_HEAD]) if code})
             rows += [row[:_HEAD] for row in candidates
                      if row[2] not in elsewhere and row[_HEAD] not in elsewhere]
         return rows
+
+    def _split_codes(self) -> list[str]:
+        """Codes that cut the left side's current dossiers into about equal pieces of at
+        least `PIECE_SIZE` (each found by skipping from the last along the key:
+        ~0,03 s a quarter of a million)."""
+        source = self.request.left.source
+        conn = self.store.conn
+        total = conn.execute("SELECT coalesce(sum(n), 0) FROM dossier_counts WHERE source = ?",
+                             (source,)).fetchone()[0]
+        count = max(1, min(MAX_PIECES, total // PIECE_SIZE))
+        codes: list[str] = []
+        for _ in range(count - 1):
+            found = conn.execute(
+                "SELECT code FROM dossier_current WHERE source = ? AND code >= ? ORDER BY code"
+                " LIMIT 1 OFFSET ?", (source, codes[-1] if codes else "", total // count)
+            ).fetchone()
+            if found is None:
+                break
+            codes.append(found[0])
+        return codes
 
     def _left_outside(self, codes: set[str]) -> set[str]:
         """Which of `codes` the left side holds (as either code) outside the period or scope."""

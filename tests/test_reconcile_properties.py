@@ -291,3 +291,20 @@ def test_a_discrepant_dossier_counts_in_the_metrics_its_cell_folds_into(channel,
     folded = fold_figures([Cell("H31", channel, timeliness, status == 7, 1)])["H31"]
     assert sorted(_metrics(channel, timeliness, status)) == sorted(
         metric for metric, count in folded.items() if count)
+
+
+@SETTINGS
+@given(plans, st.integers(1, 6))
+def test_the_matching_pass_in_pieces_finds_what_one_pass_finds(plan, size):
+    """A large side is matched in pieces by code range (`PIECE_SIZE`): cut anywhere, the
+    result is the same, to every figure and explanation."""
+    from unittest import mock
+
+    from nq57sync_storage import matching
+
+    n, changes = plan
+    left, right, _ = inject(base_dossiers(n), changes)
+    whole = reconcile(left, right)
+    with mock.patch.object(matching, "PIECE_SIZE", size):
+        cut = reconcile(left, right)
+    assert cut.as_json() == whole.as_json()
