@@ -2,10 +2,13 @@
 
 The work is set-based and in place when both snapshots are their source's
 newest: `dossier_current` holds each source's dossiers clustered by code, so
-one pass walks both in step. An older snapshot (an as-of reconcile) is first
-copied, in code order, into a scratch database of its own. Python only sees
-the rows that disagree, as named `Difference` rows. Definitions are those of interface.md;
-the reconciler (`nq57sync.reconcile`) turns the rows into discrepancies.
+one pass walks both in step (in pieces by code range, one per worker at a
+time). An older snapshot (an as-of reconcile) is first copied, in code order,
+into a scratch database of its own. Python only sees the rows that disagree,
+each carrying what both sides count the dossier in: named `Difference` rows
+and the `Delta`s that explain the figures are read from them. Definitions are
+those of interface.md; the reconciler (`nq57sync.reconcile`) turns the rows
+into discrepancies.
 """
 
 from __future__ import annotations
@@ -256,7 +259,9 @@ def _deltas(rows: Sequence[Sequence[Any]]) -> Iterator[Delta]:
 
 
 #: The matching passes run in pieces of at least this many of the left side's dossiers,
-#: at most this many pieces a pass (a million dossiers on two cores: 1,9 s → 1,5 s).
+#: at most this many pieces a pass. A million dossiers on two cores: the passes took
+#: 1,75–1,9 s as two queries (the pairs on one core, the unclaimed on the other, idle
+#: for the last 0,8 s), 1,6–1,7 s in pieces; the pieces' bounds cost 0,08 s.
 PIECE_SIZE = 100_000
 MAX_PIECES = 4
 
