@@ -65,6 +65,11 @@ def write_text(path: Path, text: str | Iterable[str]) -> Path:
     return path
 
 
+#: One encoder for every piece (`json.dumps` with an option builds one per call: 15% of
+#: the time for 25,000 discrepancies).
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def json_chunks(data: Mapping[str, Any]) -> Iterator[str]:
     """`data` as JSON, a piece at a time: a key per line, and each item of a list on a line.
 
@@ -75,14 +80,14 @@ def json_chunks(data: Mapping[str, Any]) -> Iterator[str]:
     """
     yield "{"
     for i, (key, value) in enumerate(data.items()):
-        yield ("," if i else "") + "\n  " + json.dumps(key, ensure_ascii=False) + ": "
+        yield ("," if i else "") + "\n  " + _encode(key) + ": "
         if isinstance(value, list) and value:
             yield "["
             for j, item in enumerate(value):
-                yield ("," if j else "") + "\n    " + json.dumps(item, ensure_ascii=False)
+                yield ("," if j else "") + "\n    " + _encode(item)
             yield "\n  ]"
         else:
-            yield json.dumps(value, ensure_ascii=False)
+            yield _encode(value)
     yield "\n}\n"
 
 
