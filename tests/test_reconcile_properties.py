@@ -304,7 +304,38 @@ def test_the_matching_pass_in_pieces_finds_what_one_pass_finds(plan, size):
 
     n, changes = plan
     left, right, _ = inject(base_dossiers(n), changes)
-    whole = reconcile(left, right)
-    with mock.patch.object(matching, "PIECE_SIZE", size):
-        cut = reconcile(left, right)
+    config = Config.from_dict({"reconcile": {"left": "L", "right": "R"}})
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "s.db") as store:
+        for source, dossiers in (("L", left), ("R", right)):
+            with store.begin_snapshot(source=source, plugin="test", period=NOV) as writer:
+                writer.add_dossiers(dossiers)
+        whole = Reconciler(store, config).run(NOV, record=False)
+        with mock.patch.object(matching, "PIECE_SIZE", size):
+            cut = Reconciler(store, config).run(NOV, record=False)
     assert cut.as_json() == whole.as_json()
+
+
+@SETTINGS
+@given(st.lists(dossier_changes, min_size=1, max_size=30), st.integers(-20, 20))
+def test_equal_copies_seen_on_other_days_differ_only_in_what_the_day_decides(changes, shift):
+    """Timeliness depends on the day each snapshot was taken: the same pending dossier may
+    be within its time on one side's day and overdue on the other's. Only those differ."""
+    from nq57sync_storage.matching import timeliness_sql
+
+    dossiers = [make_dossier(i, **change) for i, change in enumerate(changes)]
+    days = {"L": dt.date(2025, 11, 18), "R": dt.date(2025, 11, 18) + dt.timedelta(days=shift)}
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "s.db") as store:
+        for source in ("L", "R"):
+            with store.begin_snapshot(source=source, plugin="test", period=NOV) as writer:
+                writer.add_dossiers(dossiers)
+            store.conn.execute("UPDATE snapshots SET started_at = ? WHERE id = ?",
+                               (f"{days[source]}T08:00:00+07:00", writer.result.id))
+        config = Config.from_dict({"reconcile": {"left": "L", "right": "R"}})
+        result = Reconciler(store, config).run(NOV, record=False)
+        seen = {source: dict(store.conn.execute(
+            f"SELECT code, {timeliness_sql(days[source].isoformat())} FROM dossier_current"
+            " WHERE source = ?", (source,))) for source in days}
+    expected = {("timeliness_mismatch", code, "timeliness") for code in seen["L"]
+                if seen["L"][code] != seen["R"][code]}
+    assert found(result) == expected
+    assert bool(expected) <= (shift != 0)
