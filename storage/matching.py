@@ -116,6 +116,24 @@ class Cell:
     count: int
 
 
+#: The metric a dossier's channel and its timeliness count it in (interface.md).
+_BY_CHANNEL = {2: "received_online", 1: "received_direct"}
+_BY_TIMELINESS = {"early": ("resolved_early", "resolved_total"),
+                  "on_time": ("resolved_on_time", "resolved_total"),
+                  "late": ("resolved_late", "resolved_total"),
+                  "in_time": ("pending_in_time", "pending_total"),
+                  "overdue": ("pending_overdue", "pending_total")}
+
+
+def metrics_of(channel: int, timeliness: str | None, withdrawn: bool) -> tuple[str, ...]:
+    """The standard form's metrics a dossier (or each dossier of a `Cell`) counts in:
+    `fold_figures` adds up the figures by it, `_deltas` the differences that explain
+    them."""
+    outcome = _BY_TIMELINESS.get(timeliness or "") or (
+        ("withdrawn",) if withdrawn else ("rejected",))
+    return (_BY_CHANNEL.get(channel, "received_postal"), "received_total", *outcome)
+
+
 @attrs.frozen
 class Delta:
     """A discrepant dossier's left-minus-right membership of one agency's metric."""
@@ -172,8 +190,8 @@ _FLAGS = ", ".join(f"{cond} AS f{i}, {lv} AS l{i}, {rv} AS r{i}"
 _ANY_FLAG = "(" + " OR ".join(f"({cond})" for *_, cond in PAIR_FIELDS) + ")"
 #: What the standard form counts a dossier in, on each side (`_deltas` reads it): the
 #: right side's only when it is in the period.
-_MEMBERSHIP = ("l.agency_code, l.channel, l.timeliness, l.status,"
-               " r.agency_code, r.channel, r.timeliness, r.status, r.in_period")
+_SIDE = "{p}.agency_code, {p}.channel, {p}.timeliness, {p}.status"
+_MEMBERSHIP = f"{_SIDE.format(p='l')}, {_SIDE.format(p='r')}, r.in_period"
 #: Each row: kind, field, code, agency, procedure, day, changed at, left, right, left code,
 #: right code, both sides' memberships, then per field of PAIR_FIELDS its flag and both
 #: values (`_differences` names them). Positional only inside this module, where the
@@ -221,25 +239,6 @@ def _differences(rows: Sequence[Sequence[Any]], since: str) -> Iterator[Differen
                                  pending, left_value, right_value, lid, rid, changed)
 
 
-#: The metric a dossier's channel and its timeliness count it in (interface.md).
-_BY_CHANNEL = {2: "received_online", 1: "received_direct"}
-_BY_TIMELINESS = {"early": "resolved_early", "on_time": "resolved_on_time",
-                  "late": "resolved_late", "in_time": "pending_in_time",
-                  "overdue": "pending_overdue"}
-_RESOLVED = frozenset(("early", "on_time", "late"))
-
-
-def _metrics(channel: int, timeliness: str | None, status: int) -> tuple[str, ...]:
-    """The standard form's metrics a dossier counts in (the rule of `Cell` and
-    `fold_figures`, per dossier; a property holds them equal)."""
-    if timeliness is None:
-        outcome: tuple[str, ...] = ("withdrawn" if status == 7 else "rejected",)
-    else:
-        outcome = (_BY_TIMELINESS[timeliness],
-                   "resolved_total" if timeliness in _RESOLVED else "pending_total")
-    return (_BY_CHANNEL.get(channel, "received_postal"), "received_total", *outcome)
-
-
 def _deltas(rows: Sequence[Sequence[Any]]) -> Iterator[Delta]:
     """Per discrepant dossier, agency and metric: its left-minus-right membership, from the
     memberships its matcher row carries (read once per dossier; the order carries nothing:
@@ -254,10 +253,10 @@ def _deltas(rows: Sequence[Sequence[Any]]) -> Iterator[Delta]:
             r_status, r_in_period = row[_NAMED:_HEAD]
         cells: dict[tuple[str, str], int] = {}
         if dossier[0] is not None:
-            for metric in _metrics(l_channel, l_timeliness, l_status):
+            for metric in metrics_of(l_channel, l_timeliness, l_status == 7):
                 cells[(l_agency, metric)] = 1
         if dossier[1] is not None and r_in_period:
-            for metric in _metrics(r_channel, r_timeliness, r_status):
+            for metric in metrics_of(r_channel, r_timeliness, r_status == 7):
                 cells[(r_agency, metric)] = cells.get((r_agency, metric), 0) - 1
         for (agency, metric), amount in cells.items():
             if amount:
@@ -364,8 +363,7 @@ class Matching:
         unclaimed = [self._read(
             "SELECT 'missing_in_left', NULL, r.code, r.agency_code, r.procedure_code,"
             " substr(r.received_at, 1, 10), NULL, NULL, NULL, NULL, r.code,"
-            " NULL, NULL, NULL, NULL, r.agency_code, r.channel, r.timeliness, r.status, 1,"
-            " r.alt_code"
+            f" NULL, NULL, NULL, NULL, {_SIDE.format(p='r')}, r.in_period, r.alt_code"
             f" FROM {t['rec_r']} r WHERE {_within('r', lo, hi)} AND r.in_period AND NOT EXISTS"
             f" (SELECT 1 FROM {t['rec_l']} l WHERE l.code = r.code)", {**params, "lo": lo, "hi": hi})
             for lo, hi in pieces]

@@ -242,3 +242,24 @@ def test_outcome_figures_are_not_blamed_without_the_dossiers_carried_over(tmp_pa
         result = ws.reconcile(sim.period)
         assert [v for v in result.rule_violations if v.rule == "published_vs_dossiers"] == []
         assert any("kỳ trước chuyển qua" in n for n in result.notes)
+
+
+@pytest.mark.parametrize(("channel", "timeliness", "withdrawn", "expected"), [
+    (2, "early", False, {"received_online", "resolved_early", "resolved_total"}),
+    (1, "on_time", False, {"received_direct", "resolved_on_time", "resolved_total"}),
+    (3, "late", False, {"received_postal", "resolved_late", "resolved_total"}),
+    (2, "in_time", False, {"received_online", "pending_in_time", "pending_total"}),
+    (1, "overdue", False, {"received_direct", "pending_overdue", "pending_total"}),
+    (2, None, True, {"received_online", "withdrawn"}),
+    (3, None, False, {"received_postal", "rejected"}),
+])
+def test_a_dossier_counts_in_the_standard_form_metrics_of_its_channel_and_outcome(
+        channel, timeliness, withdrawn, expected):
+    """One rule (`metrics_of`) makes both the recomputed figures and the differences that
+    explain them: every dossier is received once and ends in one outcome."""
+    from nq57sync.reconcile.figures import fold_figures
+    from nq57sync_storage.matching import Cell
+
+    folded = fold_figures([Cell("H31", channel, timeliness, withdrawn, 3)])["H31"]
+    assert {metric for metric, count in folded.items() if count} == expected | {"received_total"}
+    assert all(folded[metric] == 3 for metric in expected)

@@ -279,20 +279,6 @@ def test_a_counted_outcome_gives_the_timeliness_of_the_matching_pass(status, fin
     assert per_row == counted
 
 
-@given(channel=st.integers(0, 4), status=st.integers(1, 10),
-       timeliness=st.sampled_from([None, "early", "on_time", "late", "in_time", "overdue"]))
-def test_a_discrepant_dossier_counts_in_the_metrics_its_cell_folds_into(channel, status,
-                                                                       timeliness):
-    """The deltas that explain a figure (`_metrics`, per dossier) and the figures themselves
-    (`fold_figures`, per counted cell) follow one rule."""
-    from nq57sync.reconcile.figures import fold_figures
-    from nq57sync_storage.matching import Cell, _metrics
-
-    folded = fold_figures([Cell("H31", channel, timeliness, status == 7, 1)])["H31"]
-    assert sorted(_metrics(channel, timeliness, status)) == sorted(
-        metric for metric, count in folded.items() if count)
-
-
 @SETTINGS
 @given(plans, st.integers(1, 6))
 def test_the_matching_pass_in_pieces_finds_what_one_pass_finds(plan, size):

@@ -10,7 +10,7 @@ from nq57sync import vi
 from nq57sync.model import METRICS, AggregateRow
 from nq57sync.period import Period
 from nq57sync.reconcile.result import AggregateComparison, Impact
-from nq57sync_storage.matching import Cell
+from nq57sync_storage.matching import Cell, metrics_of
 
 #: side → agency → metric
 Figures = Mapping[str, Mapping[str, Mapping[str, int]]]
@@ -23,20 +23,10 @@ def fold_figures(cells: Iterable[Cell]) -> dict[str, dict[str, int]]:
     this folds them into the form's metrics.
     """
     out: dict[str, dict[str, int]] = {}
-    channel_metric = {2: "received_online", 1: "received_direct", 3: "received_postal"}
     for cell in cells:
         row = out.setdefault(cell.agency_code, dict.fromkeys(METRICS, 0))
-        count, timeliness = cell.count, cell.timeliness
-        row[channel_metric.get(cell.channel, "received_postal")] += count
-        row["received_total"] += count
-        if timeliness in ("early", "on_time", "late"):
-            row[f"resolved_{timeliness}"] += count
-            row["resolved_total"] += count
-        elif timeliness in ("in_time", "overdue"):
-            row[f"pending_{timeliness}"] += count
-            row["pending_total"] += count
-        else:
-            row["withdrawn" if cell.withdrawn else "rejected"] += count
+        for metric in metrics_of(cell.channel, cell.timeliness, cell.withdrawn):
+            row[metric] += cell.count
     return out
 
 
