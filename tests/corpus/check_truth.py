@@ -47,7 +47,8 @@ def verdict(claim: dict) -> bool:
     if kind == "sum":
         return number(f["total"]) == sum((number(p) for p in f["parts"]), Decimal(0))
     if kind == "share":
-        computed = number(f["part"]) / number(f["whole"]) * 100
+        parts = f["part"] if isinstance(f["part"], list) else [f["part"]]
+        computed = sum((number(p) for p in parts), Decimal(0)) / number(f["whole"]) * 100
         half = Decimal(5) / Decimal(10) ** (decimals(f["stated"]) + 1)
         return abs(computed - number(f["stated"])) <= half
     if kind == "fraction":
@@ -118,7 +119,7 @@ class Doc:
             if not 1 <= n <= len(self.tables):
                 return f"no table {n}"
             grid = self.tables[n - 1]
-            labels = [squash(c) for row in grid for c in row[:2]]
+            labels = [squash(c) for row in grid for c in row[:3]]
             if squash(where["row"]) not in labels:
                 return f"table {n}: no row {where['row']!r}"
             if squash(text) != squash(where["row"]):
@@ -139,19 +140,36 @@ class Doc:
         return None if squash(text) in squash(line) else f"line {where['line']}: {text!r} not in {line!r}"
 
     def cell(self, where: dict) -> str | None:
-        """The printed cell at (row label, leaf column header) of a table claim."""
+        """The printed cell at (row label, leaf column header[, group]) of a table claim."""
         grid = self.tables[where["table"] - 1]
         col = None
-        for row in grid[:4]:
+        for i, row in enumerate(grid[:3]):
             for j, c in enumerate(row):
-                if squash(c) == squash(where["column"]):
+                if squash(c) != squash(where["column"]) or col is not None:
+                    continue
+                group = where.get("group")
+                if group is None or (i > 0 and squash(grid[i - 1][j]) == squash(group)):
                     col = j
         if col is None:
             return None
         for row in grid:
-            if squash(where["row"]) in (squash(row[0]), squash(row[1]) if len(row) > 1 else ""):
+            if squash(where["row"]) in [squash(c) for c in row[:3]]:
                 return squash(row[col])
         return None
+
+
+    def holds(self, where: dict, value: str) -> str | None:
+        """None when the figure is printed where it is said to be."""
+        if "table" in where:
+            got = self.cell(where)
+            return None if got == value else f"cell {where} holds {got!r}, not {value!r}"
+        if "paragraph" in where:
+            text = self.paragraphs[where["paragraph"] - 1]
+        elif "page" in where:
+            text = self.pages[where["page"] - 1][where["line"] - 1]
+        else:
+            text = self.lines[where["line"] - 1]
+        return None if value in text else f"{where}: {value!r} not in {text!r}"
 
 
 KEY = {"sum": "total", "share": "stated", "fraction": "done", "status": "done"}
@@ -179,6 +197,12 @@ def check(truth_path: Path) -> list[str]:
             want = c["figures"][KEY[c["kind"]]]
             if got != want:
                 problems.append(f"{tag}: cell {c['where']} holds {got!r}, figures say {want!r}")
+        if c["kind"] == "repeat":
+            values = c["figures"]["values"]
+            for w, value in ((c["where"], values[0]), (c["figures"]["where_else"], values[-1])):
+                msg = doc.holds(w, value)
+                if msg:
+                    problems.append(f"{tag}: {msg}")
     for i, n in enumerate(t["not_claims"], 1):
         msg = doc.find(n["where"], n["text"])
         if msg:
