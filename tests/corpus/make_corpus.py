@@ -444,7 +444,7 @@ def report_hong_bang() -> None:
     for j, v in enumerate(tot):
         put(t, last, 3 + j, vn(v))
     put(t, last, 14, rate_plain(tot[5] + tot[6], tot[4]))
-    para(d, "Ghi chú: Cột (15) = [(6) + (7)] / (5) × 100.", italic=True)
+    para(d, "Ghi chú: Cột (15) = [(9) + (10)] / (8) × 100.", italic=True)
     signature(
         d,
         ["- UBND phường;", "- Văn phòng UBND thành phố (Phòng Kiểm soát TTHC);", "- Lưu: VT."],
