@@ -99,7 +99,7 @@ def rate(num: int, den: int) -> str:
     return f"{num / den * 100:.1f}".replace(".", ",") + "%"
 
 
-def save_docx(d, name: str) -> None:
+def save_docx(d, path: Path) -> None:
     """Save with fixed zip timestamps so that rebuilding gives the same bytes."""
     buf = io.BytesIO()
     d.save(buf)
@@ -110,7 +110,7 @@ def save_docx(d, name: str) -> None:
             fixed = zipfile.ZipInfo(info.filename, date_time=(2025, 12, 20, 8, 0, 0))
             fixed.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(fixed, src.read(info.filename))
-    (HERE / name).write_bytes(out.getvalue())
+    path.write_bytes(out.getvalue())
 
 
 # --------------------------------------------------------------------------- report 1
@@ -128,7 +128,7 @@ AN_BIEN = [
 AN_BIEN_PENDING_PRINTED = "101"  # planted: the rows add up to 110
 
 
-def report_an_bien() -> None:
+def report_an_bien(out: Path) -> None:
     d = new_document()
     national_header(
         d,
@@ -166,7 +166,8 @@ def report_an_bien() -> None:
     para(
         d,
         "- Hệ thống Cổng Dịch vụ công quốc gia có thời điểm chưa đồng bộ với Hệ thống thông tin giải "
-        "quyết thủ tục hành chính của thành phố, trạng thái một số hồ sơ đất đai chưa được cập nhật kịp thời.",
+        "quyết thủ tục hành chính của thành phố, trạng thái một số hồ sơ đất đai chưa được cập nhật "
+        "kịp thời.",
     )
     para(
         d,
@@ -194,12 +195,13 @@ def report_an_bien() -> None:
     merge(t, 0, 3, 0, 5, "Số hồ sơ nhận giải quyết")
     merge(t, 0, 6, 0, 9, "Số hồ sơ đã giải quyết")
     merge(t, 0, 10, 1, 10, "Tỷ lệ đúng hạn")
-    for j, h in enumerate(["Tổng số", "Trực tuyến", "Trực tiếp", "Tổng số", "Trước hạn", "Đúng hạn", "Quá hạn"]):
+    leaves = ["Tổng số", "Trực tuyến", "Trực tiếp", "Tổng số", "Trước hạn", "Đúng hạn", "Quá hạn"]
+    for j, h in enumerate(leaves):
         put(t, 1, 3 + j, h)
     merge(t, 0, 11, 1, 11, "Đang giải quyết")
     totals = [0] * 8
     start = 2
-    for i, (group, field, on, dr, early, ontime, late, pend) in enumerate(AN_BIEN):
+    for i, (_group, field, on, dr, early, ontime, late, pend) in enumerate(AN_BIEN):
         r = start + i
         res = early + ontime + late
         put(t, r, 0, str(i + 1))
@@ -238,7 +240,7 @@ def report_an_bien() -> None:
         "GIÁM ĐỐC",
         "Nguyễn Thị Thu Hà",
     )
-    save_docx(d, "phuong-an-bien-thang-11-2025.docx")
+    save_docx(d, out / "phuong-an-bien-thang-11-2025.docx")
 
 
 # --------------------------------------------------------------------------- report 2
@@ -249,10 +251,15 @@ KIEN_THUY = [
     ("Tháng 11/2025", 1013, 191, 1180, 1101, 78, 1),
     ("Tháng 12/2025", 1037, 224, 1239, 1150, 89, 0),
 ]
-KIEN_THUY_DEVICES = [("Máy tính để bàn", 12), ("Máy in", 4), ("Máy quét tài liệu", 3), ("Màn hình tra cứu", 2)]
+KIEN_THUY_DEVICES = [
+    ("Máy tính để bàn", 12),
+    ("Máy in", 4),
+    ("Máy quét tài liệu", 3),
+    ("Màn hình tra cứu", 2),
+]
 
 
-def report_kien_thuy() -> None:
+def report_kien_thuy(out: Path) -> None:
     d = new_document()
     national_header(
         d,
@@ -350,7 +357,7 @@ def report_kien_thuy() -> None:
         italic=True,
     )
     signature(d, ["- UBND xã;", "- Lưu: VT."], "GIÁM ĐỐC", "Phạm Văn Thắng")
-    save_docx(d, "xa-kien-thuy-quy-4-2025.docx")
+    save_docx(d, out / "xa-kien-thuy-quy-4-2025.docx")
 
 
 # --------------------------------------------------------------------------- report 3
@@ -370,7 +377,7 @@ def rate_plain(num: int, den: int) -> str:
     return "100" if num == den else f"{num / den * 100:.1f}".replace(".", ",")
 
 
-def report_hong_bang() -> None:
+def report_hong_bang(out: Path) -> None:
     d = new_document()
     national_header(
         d,
@@ -429,7 +436,8 @@ def report_hong_bang() -> None:
     tot = [0] * 11
     for i, (_, unit, car, on, dr, early, ontime, late, within, over) in enumerate(HONG_BANG):
         r = 3 + i
-        vals = [car + on + dr, car, on, dr, early + ontime + late, early, ontime, late, within + over, within, over]
+        vals = [car + on + dr, car, on, dr]
+        vals += [early + ontime + late, early, ontime, late, within + over, within, over]
         assert vals[0] == vals[4] + vals[8]
         put(t, r, 0, str(i + 1))
         put(t, r, 2, unit)
@@ -451,7 +459,7 @@ def report_hong_bang() -> None:
         "GIÁM ĐỐC",
         "Trần Minh Đức",
     )
-    save_docx(d, "phuong-hong-bang-nam-2025.docx")
+    save_docx(d, out / "phuong-hong-bang-nam-2025.docx")
 
 
 # --------------------------------------------------------------------------- report 4 (PDF)
@@ -497,10 +505,9 @@ TIEN_LANG_PAGES = [
 ]
 
 
-def report_tien_lang() -> None:
-    from fpdf import FPDF
-
+def report_tien_lang(out: Path) -> None:
     import matplotlib
+    from fpdf import FPDF
 
     font = Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
     pdf = FPDF(format="A4")
@@ -516,14 +523,29 @@ def report_tien_lang() -> None:
         for line in lines:
             assert pdf.get_string_width(line) <= pdf.epw, line
             pdf.cell(0, 7, line, new_x="LMARGIN", new_y="NEXT")
-    pdf.output(str(HERE / "xa-tien-lang-thang-11-2025.pdf"))
+    pdf.output(str(out / "xa-tien-lang-thang-11-2025.pdf"))
+
+
+FILES = (
+    "phuong-an-bien-thang-11-2025.docx",
+    "xa-kien-thuy-quy-4-2025.docx",
+    "phuong-hong-bang-nam-2025.docx",
+    "xa-tien-lang-thang-11-2025.pdf",
+)
+
+
+def build(out: Path = HERE) -> list[Path]:
+    """Write the four binary reports into ``out``; returns their paths (see FILES)."""
+    report_an_bien(out)
+    report_kien_thuy(out)
+    report_hong_bang(out)
+    report_tien_lang(out)
+    return [out / name for name in FILES]
 
 
 def main() -> None:
-    report_an_bien()
-    report_kien_thuy()
-    report_hong_bang()
-    report_tien_lang()
+    for path in build():
+        print(path.name)
 
 
 if __name__ == "__main__":
