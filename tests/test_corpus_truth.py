@@ -77,3 +77,40 @@ def test_generator_rebuilds_the_committed_files(tmp_path: Path):
     make_corpus = _load("make_corpus")
     for built in make_corpus.build(tmp_path):
         assert built.read_bytes() == (CORPUS / built.name).read_bytes(), built.name
+
+
+score = _load("score")
+
+
+def _as_findings(t: dict) -> list[dict]:
+    return [{k: c[k] for k in ("kind", "where", "figures", "consistent")} for c in t["claims"]]
+
+
+@pytest.mark.parametrize("truth", TRUTHS, ids=lambda p: p.name)
+def test_truth_scores_itself_perfectly(truth: Path):
+    t = json.loads(truth.read_text(encoding="utf-8"))
+    result = score.score(t, _as_findings(t))
+    assert result["false_alarms"] == []
+    for kind, r in result["kinds"].items():
+        assert (r["precision"], r["recall"]) == (1.0, 1.0), kind
+
+
+def test_score_counts_a_miss_a_false_alarm_and_an_accepted_kind():
+    t = json.loads((CORPUS / "xa-kien-thuy-quy-4-2025.truth.json").read_text(encoding="utf-8"))
+    findings = _as_findings(t)
+    # the Giai đoạn 2 status reported as a sum 08 = 05 + 03 is the same claim
+    g2 = next(f for f in findings if f["kind"] == "status" and f["figures"]["assigned"] == "08")
+    g2.update(kind="sum", figures={"total": "8", "parts": ["3", "5"]})
+    assert score.score(t, findings)["kinds"]["sum"]["precision"] == 1.0
+    # missing the Giai đoạn 1 status lowers recall; calling a consistent sum wrong is a false alarm
+    findings = [f for f in findings if not (f["kind"] == "status" and f["consistent"] is False)]
+    first_sum = next(f for f in findings if f["kind"] == "sum" and f["consistent"] is True)
+    first_sum["consistent"] = False
+    result = score.score(t, findings)
+    assert result["kinds"]["status"]["recall"] == 0.5  # Giai đoạn 2 found (as a sum), Giai đoạn 1 missed
+    assert result["kinds"]["status"]["missed"] == 1
+    assert result["false_alarms"] == [first_sum]
+    # a flag where the truth has no claim at all (the month inside the quarter) is a false alarm too
+    month = {"kind": "repeat", "where": {"paragraph": 6}, "consistent": False,
+             "figures": {"values": ["1.204", "3.615"], "where_else": {"paragraph": 4}}}
+    assert month in score.score(t, [month])["false_alarms"]
