@@ -126,5 +126,5 @@ def toml_text(config: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DEPLOYMENTS", "FAULT_KINDS", "KINDS", "Deployment", "DvcqgSimulator", "Faults", "Injection", "MotcuaSimulator",
-           "Province", "Scenario", "Simulation"]
+__all__ = ["DEPLOYMENTS", "FAULT_KINDS", "KINDS", "Deployment", "DvcqgSimulator", "Faults",
+           "Injection", "MotcuaSimulator", "Province", "Scenario", "Simulation"]

@@ -106,7 +106,7 @@ DEPLOYMENTS: dict[str, Deployment] = {
             "isOnlineAttachResults": "false", "isKGGReportCancel": "true"},
         translate="list", procedure_suffix=".000.00.00.H33", page_totals=False,
         extra_statuses={Status.IN_PROCESS: (16, "Đang thẩm định"),
-                        Status.RECEIVED: (17, "Chờ phân công xử lý"),
+                        Status.FINISHED: (17, "Đã có kết quả, chờ trả"),
                         Status.SUPPLEMENT_REQUESTED: (10, "Chờ công dân bổ sung"),
                         Status.STOPPED: (11, "Tạm dừng xử lý"),
                         Status.WITHDRAWAL_REQUESTED: (18, "Đã hủy")}),
@@ -192,6 +192,10 @@ class MotcuaSimulator(SimServer):
         self.province = province
         self.deployment = (DEPLOYMENTS[deployment] if isinstance(deployment, str)
                            else deployment)
+        #: A hostile answer to serve on searches (tests of item 5): "year_9999" (one date
+        #: per page in year 9999), "repeat_page" (every page is the first), "duplicates"
+        #: (every item of a page is its first), or None.
+        self.hostile: str | None = None
         self.realm, self.client_id = realm, client_id
         self.username, self.password, self.client_secret = username, password, client_secret
         self.token_lifetime = token_lifetime
@@ -340,8 +344,20 @@ class MotcuaSimulator(SimServer):
                                  and (end is None or item.dossier.received_at <= end)),
                                 key=lambda item: item.local_code)])
         totals = query.get("spec", "page") != "slice" and self.deployment.page_totals
-        return spring_page(found, int(query.get("page", 0)), int(query.get("size", 20)),
-                           totals=totals)
+        number, size = int(query.get("page", 0)), int(query.get("size", 20))
+        if self.hostile == "repeat_page":      # every page answers the first one again
+            number = 0
+        page = spring_page(found, number, size, totals=totals)
+        if self.hostile == "year_9999" and page["content"]:
+            content = [dict(item) for item in page["content"]]  # type: ignore[attr-defined]
+            content[-1]["appointmentDate"] = "9999-12-31T17:00:00.000+0700"
+            page["content"] = content
+        if self.hostile == "duplicates" and page["content"]:
+            first = page["content"][0]  # type: ignore[index]
+            page["content"] = [first] * len(page["content"])  # type: ignore[arg-type]
+        if self.hostile == "repeat_page" and not totals:
+            page["last"] = False               # and never says it is the last
+        return page
 
     def _public_page(self, query: dict[str, str]) -> Response:
         start = dt.datetime.strptime(query["tu-ngay"], "%d/%m/%Y").date()
