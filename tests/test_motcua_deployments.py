@@ -264,3 +264,44 @@ def test_any_name_shape_status_id_and_suffix_parse_without_error(name, style, st
     assert dossier.procedure.name == name.strip() == translated(record["agency"], "name", "x")
     assert (dossier.status is Status.UNMAPPED) == (status > 9)
     assert dossier.status_raw == str(status) and dossier.raw["extraField"] == [1, 2]
+
+
+# -- figures_as_of = "auto" ------------------------------------------------------------------
+
+def _published_violations(result, source="motcua") -> set[tuple[str, str]]:
+    return {(v.agency_code, v.values["metric"]) for v in result.rule_violations
+            if v.rule == "published_vs_dossiers" and v.source == source}
+
+
+@pytest.mark.parametrize("convention", ["period_end", "snapshot"])
+def test_auto_finds_the_convention_the_published_figures_follow(tmp_path, monkeypatch, convention):
+    import attrs
+
+    from nq57sync import Period
+
+    deployment = attrs.evolve(DEPLOYMENTS["igate"], figures_as_of=convention)
+    with simulation(monkeypatch, as_of=None, deployment=deployment) as sim:
+        first = min(i.dossier.received_at for i in sim.province.onestop.values()).date()
+        # From the first day the system holds: nothing is carried in from before, so the
+        # outcome figures (resolved, pending) are compared too.
+        period = Period.parse(f"{first.replace(day=1)}..{sim.period.end}")
+        agency = sorted(a.code for a in sim.province.agencies)[0]
+        sim.province.published_offsets[("motcua", agency, "resolved_on_time")] = 3
+        planted = {(i.code, i.field) for i in sim.injections
+                   if i.kind == "published_vs_dossiers" and i.note == "motcua"}
+        planted.add((agency, "resolved_on_time"))
+        ws = workspace(sim, tmp_path / "s.db")
+        ws.sync(period)
+        result = ws.reconcile(period)
+        named = [n for n in result.notes if n.startswith("Một cửa công bố số liệu tính đến")]
+        wanted = "thời điểm lấy, không phải cuối kỳ" if convention == "snapshot" else (
+            "cuối kỳ, không phải thời điểm lấy")
+        assert len(named) == 1 and wanted in named[0], result.notes
+        assert _published_violations(result) == planted
+        # Assumed the wrong way, the same figures give a violation for most agencies.
+        wrong = "snapshot" if convention == "period_end" else "period_end"
+        ws2 = workspace(sim, tmp_path / "s.db", reconcile={"figures_as_of": wrong})
+        assumed = ws2.reconcile(period, record=False)
+        assert len({a for a, _ in _published_violations(assumed)}) > len(sim.province.agencies) // 2
+        ws.close()
+        ws2.close()
