@@ -142,6 +142,12 @@ class OneStopSource(Source):
                               f"{', '.join(missing)} (khóa “agencies”).")
         return self.api.dossiers(client, auth, period, [known[c] or "" for c in agencies])
 
+    def first_contact(self, client: SourceClient) -> list[tuple[str, str, bool, str]]:
+        """`nq57sync doctor --online`: each endpoint called once, read only (probe.py)."""
+        from nq57sync_motcua.probe import Probe
+
+        return Probe(self, client).run()
+
     def import_file(self, path: Path) -> ImportedFile:
         return ImportedFile(ExportedList(path, self.export_columns))
 
