@@ -305,3 +305,57 @@ def test_auto_finds_the_convention_the_published_figures_follow(tmp_path, monkey
         assert len({a for a, _ in _published_violations(assumed)}) > len(sim.province.agencies) // 2
         ws.close()
         ws2.close()
+
+
+# -- unmapped status ids, reported everywhere ------------------------------------------------
+
+def test_unmapped_status_ids_are_listed_by_sync_doctor_reconcile_report_and_dashboard(
+        tmp_path, monkeypatch):
+    import httpx
+    from click.testing import CliRunner
+    from test_dashboard import serving
+
+    from nq57sync import Config
+    from nq57sync.cli import cli
+    from nq57sync.simulators import toml_text
+    from nq57sync.web.app import create_app
+
+    with simulation(monkeypatch, deployment="kgg", agencies=5) as sim:
+        config = sim.config(tmp_path / "s.db", motcua=SETTINGS["kgg"])
+        path = tmp_path / "nq57sync.toml"
+        path.write_text(toml_text(config), encoding="utf-8")
+        records = [igate_record(item, KGG) for code, item in sim.province.onestop.items()
+                   if code in expected_codes(sim)]
+        wanted: dict[str, int] = {}
+        for r in records:
+            if r["dossierStatus"]["id"] not in range(10):
+                wanted[str(r["dossierStatus"]["id"])] = wanted.get(
+                    str(r["dossierStatus"]["id"]), 0) + 1
+        assert "16" in wanted
+
+        def run(*args):
+            result = CliRunner().invoke(cli, [*args, "--config", str(path)])
+            return result, " ".join(result.output.split())
+
+        line = "status_map = { " + ", ".join(
+            f"\"{k}\" = 4" for k in sorted(wanted, key=lambda k: (len(k), k))) + " }"
+        synced, text = run("sync", "--period", sim.period.label)
+        assert synced.exit_code == 0, text
+        assert "mã trạng thái chưa ánh xạ" in text and f"16 “Đang thẩm định”: {wanted['16']}" in text
+        assert line in text
+        doctor, text = run("doctor")
+        assert "Mã trạng thái chưa ánh xạ" in text and line in text
+        reconciled, _ = run("reconcile", "--period", sim.period.label, "--format", "json")
+        coverage = json.loads(reconciled.output)["coverage"]
+        assert coverage["unmapped_status_ids"] == wanted
+        assert coverage["unmapped_status_names"]["16"] == "Đang thẩm định"
+        assert coverage["status_map_line"] == line
+        run("report", "--period", sim.period.label, "--format", "md", "--output",
+            str(tmp_path / "r.md"))
+        report = " ".join((tmp_path / "r.md").read_text(encoding="utf-8").split())
+        assert "16 “Đang thẩm định”" in report and line in report
+        dash = Config.from_dict({"store": {"path": str(tmp_path / "s.db")},
+                                 "reconcile": {"left": "motcua", "right": "dvcqg"}})
+        with serving(create_app(dash)) as url:
+            page = httpx.get(url + "/", timeout=60).text
+        assert "Đang thẩm định" in page and "status_map" in page
