@@ -344,6 +344,7 @@ def test_unmapped_status_ids_are_listed_by_sync_doctor_reconcile_report_and_dash
         assert "mã trạng thái chưa ánh xạ" in text and f"16 “Đang thẩm định”: {wanted['16']}" in text
         assert line in text
         doctor, text = run("doctor")
+        assert doctor.exit_code == 2  # something to act on
         assert "Mã trạng thái chưa ánh xạ" in text and line in text
         reconciled, _ = run("reconcile", "--period", sim.period.label, "--format", "json")
         coverage = json.loads(reconciled.output)["coverage"]
@@ -359,3 +360,25 @@ def test_unmapped_status_ids_are_listed_by_sync_doctor_reconcile_report_and_dash
         with serving(create_app(dash)) as url:
             page = httpx.get(url + "/", timeout=60).text
         assert "Đang thẩm định" in page and "status_map" in page
+
+
+@pytest.mark.parametrize(("options", "key"), [
+    ({"status_map": {"16": 0}}, "status_map.16"),
+    ({"status_map": {"16": "bốn"}}, "status_map.16"),
+    ({"status_map": {"x": 4}}, "status_map.x"),
+    ({"channel_map": {"5": 9}}, "channel_map.5"),
+    ({"page_spec": "cursor"}, "page_spec"),
+    ({"date_encoding": "local"}, "date_encoding"),
+    ({"procedure_code_pattern": "^(\\d+"}, "procedure_code_pattern"),
+    ({"statistics_params": {"agencyLevel0": ["a"]}}, "statistics_params.agencyLevel0"),
+])
+def test_a_wrong_deployment_key_is_a_configuration_error_naming_it(tmp_path, options, key):
+    import nq57sync
+    from nq57sync import ConfigError
+
+    config = {"source": [{"name": "motcua", "plugin": "motcua", "api_url": "http://127.0.0.1:9",
+                          "sso_url": "http://127.0.0.1:9", "realm": "digo", "client_id": "c",
+                          "username_env": "U", "password_env": "P", "root_agency_id": "r",
+                          **options}]}
+    with pytest.raises(ConfigError, match=f"khóa “{key}”"):
+        nq57sync.Workspace(nq57sync.Config.from_dict(config, tmp_path / "nq57sync.toml"))
