@@ -382,3 +382,32 @@ def test_a_wrong_deployment_key_is_a_configuration_error_naming_it(tmp_path, opt
                           **options}]}
     with pytest.raises(ConfigError, match=f"khóa “{key}”"):
         nq57sync.Workspace(nq57sync.Config.from_dict(config, tmp_path / "nq57sync.toml"))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 120), st.lists(st.integers(1, 30), max_size=8), st.data())
+def test_a_listing_passes_whole_and_a_repeated_page_never_does(n, cuts, data):
+    """Distinct dossiers cut into pages pass unchanged; the same listing with any page
+    served again (as a later page) is refused."""
+    from conftest import make_dossier
+
+    from nq57sync import Period
+    from nq57sync.hooktypes import DossierPage
+    from nq57sync_motcua.api import checked_listing
+
+    dossiers = [make_dossier(i) for i in range(n)]
+    pages, start = [], 0
+    for cut in [*cuts, n]:
+        pages.append(DossierPage(dossiers[start:start + cut]))
+        start += cut
+        if start >= n:
+            break
+    period = Period.parse("2025-11")
+    assert [d for p in checked_listing(pages, period) for d in p.dossiers] == dossiers[:start]
+    served = [p for p in pages if p.dossiers]
+    if served:
+        again = data.draw(st.sampled_from(served))
+        where = data.draw(st.integers(served.index(again) + 1, len(served)))
+        hostile = [*served[:where], again, *served[where:]]
+        with pytest.raises(DataError):
+            list(checked_listing(hostile, period))
