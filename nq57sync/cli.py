@@ -173,12 +173,19 @@ def sync(period: Period, source: str | None, config_path: Path, as_json: bool) -
                 return lambda done, total: bars.update(task, completed=done, total=total)
 
             snapshots = ws.sync(period, source, progress_for)
+            from nq57sync.unmapped import describe as describe_unmapped
+            from nq57sync_storage.unmapped import unmapped_statuses
+
+            unmapped = {s.id: unmapped_statuses(ws.store, s.id) for s in snapshots}
         if as_json:
-            print_json([snapshot_json(s) for s in snapshots])
+            print_json([{**snapshot_json(s), "unmapped_status_ids": {
+                u.id: u.count for u in unmapped[s.id]}} for s in snapshots])
         else:
             out().print(f"Đã đồng bộ {period.describe_vi().lower()}.", highlight=False)
             for s in snapshots:
                 out().print(snapshot_summary(s), highlight=False)
+                if unmapped[s.id]:
+                    out().print("  " + describe_unmapped(unmapped[s.id], s.source), highlight=False)
 
 
 @cli.command("import")
@@ -484,17 +491,21 @@ def status(config_path: Path, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--online", is_flag=True,
+              help="Thử kết nối lần đầu tới từng nguồn: đăng nhập, gọi mỗi dịch vụ một lần "
+                   "(tối đa 20 yêu cầu, chỉ đọc, không ghi vào kho).")
 @config_option
 @json_option
-def doctor(config_path: Path, as_json: bool) -> None:
-    """Kiểm tra kho dữ liệu và cấu hình (không cần mạng).
+def doctor(online: bool, config_path: Path, as_json: bool) -> None:
+    """Kiểm tra kho dữ liệu và cấu hình (không cần mạng); --online: kiểm tra kết nối.
 
     \b
     Ví dụ: nq57sync doctor --config nq57sync-demo/nq57sync.toml
+           nq57sync doctor --online
     """
-    from nq57sync.doctor import run_checks
+    from nq57sync.doctor import run_checks, run_online
 
-    report = run_checks(config_path)
+    report = run_online(config_path) if online else run_checks(config_path)
     if as_json:
         print_json(report.as_json())
     else:
@@ -502,8 +513,8 @@ def doctor(config_path: Path, as_json: bool) -> None:
             mark = "[green]✓[/]" if check.ok else "[red]✗[/]"
             out().print(f"{mark} {check.title}: {check.detail}", highlight=False)
         out().print(
-            "Kho dữ liệu và cấu hình ổn." if report.healthy
-            else "Có vấn đề cần xử lý (xem các dòng ✗ ở trên)."
+            ("Các nguồn trả lời như mong đợi." if online else "Kho dữ liệu và cấu hình ổn.")
+            if report.healthy else "Có vấn đề cần xử lý (xem các dòng ✗ ở trên)."
         )
     if not report.healthy:
         sys.exit(2)

@@ -15,8 +15,10 @@ from nq57sync.errors import DataError
 
 
 class Status(enum.IntEnum):
-    """`TrangThaiHoSo`."""
+    """`TrangThaiHoSo`; `UNMAPPED` (0, not a national code) is a source's status id that no
+    mapping names: the raw id is kept, and the dossier counts as pending."""
 
+    UNMAPPED = 0
     SUBMITTED = 1
     RECEIVED = 2
     NOT_RECEIVED = 3

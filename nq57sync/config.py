@@ -188,7 +188,9 @@ class ReconcileConfig:
     #: When published resolved/pending figures are recomputed from dossiers: the
     #: state at the period's close ("period_end", the standard form's reading) or
     #: at the snapshot ("snapshot", what a portal publishing live figures shows).
-    figures_as_of: str = "period_end"
+    #: "auto" (the default) finds, per source and period, which of the two the
+    #: published figures follow.
+    figures_as_of: str = "auto"
     #: Dossiers waiting for a supplement or a financial obligation (statuses 5, 6):
     #: counted as pending ("pending") or left out of the pending figures ("excluded").
     paused: str = "pending"
@@ -353,7 +355,8 @@ class Config:
             lookaround_days=_typed(rec.get("lookaround_days", 7), int, where,
                                    "reconcile.lookaround_days"),
             rules=tuple(rules),
-            figures_as_of=_choice(rec, "figures_as_of", ("period_end", "snapshot"), where),
+            figures_as_of=_choice(rec, "figures_as_of", ("auto", "period_end", "snapshot"),
+                                  where),
             paused=_choice(rec, "paused", ("pending", "excluded"), where),
         )
 

@@ -73,6 +73,7 @@ def run_checks(config_path: Path) -> DoctorReport:
                 detail += f"; {len(running)} lượt đang chạy ở tiến trình khác"
             checks.append(Check("interrupted", "Lượt đồng bộ dở dang", True, detail))
             checks.append(Check("data", "Dữ liệu đã có", True, _holdings(ws)))
+            checks += _unmapped_checks(ws)
             removed = sweep_scratch()
             checks.append(Check(
                 "scratch", "Tệp tạm của lượt đối chiếu bị ngắt", True,
@@ -149,3 +150,70 @@ def _configuration_checks(ws: Workspace) -> list[Check]:
                      " ".join(problems) if problems
                      else f"{len(config.reconcile.rules)} quy tắc hợp lệ"))
     return out
+
+
+def _unmapped_checks(ws: Workspace) -> list[Check]:
+    """Status ids a source sent that its `status_map` does not name, with the line to add."""
+    from nq57sync.unmapped import describe
+    from nq57sync_storage.unmapped import unmapped_current
+
+    out = []
+    for name in ws.sources:
+        found = unmapped_current(ws.store, name)
+        if found:
+            out.append(Check(f"unmapped_status.{name}", "Mã trạng thái chưa ánh xạ", False,
+                             describe(found, name)))
+    return out
+
+
+#: Requests `doctor --online` may send in all (every source together).
+ONLINE_BUDGET = 20
+
+
+def run_online(config_path: Path, budget: int = ONLINE_BUDGET) -> DoctorReport:
+    """The first contact with each configured source, reading only.
+
+    Each source that can (`first_contact(client)`) logs in and calls each of its
+    endpoints once with the smallest request; no retry, at most `budget`
+    requests in all, nothing written (the store is not opened: the request
+    count lives in memory), no secret in any finding.
+    """
+    from nq57sync.http import RequestBudget, SourceClient, tls_context
+
+    try:
+        config = Config.load(config_path)
+        ws = Workspace(config)
+    except Nq57Error as exc:
+        return DoctorReport((Check("config", "Cấu hình", False, str(exc)),))
+    checks: list[Check] = []
+    left = budget
+    for name, source in ws.sources.items():
+        probe = getattr(source, "first_contact", None)
+        if probe is None:
+            checks.append(Check(f"{name}.online", f"{name}", True,
+                                "nguồn này chưa có kiểm tra trực tuyến; dùng nq57sync sync"))
+            continue
+        if left <= 0:
+            checks.append(Check(f"{name}.online", f"{name}", False,
+                                f"không thử: đã dùng hết {budget} yêu cầu cho các nguồn trước"))
+            continue
+        settings = source.config
+        ca_bundle = settings.ca_bundle
+        client = SourceClient(
+            name, requests_per_second=settings.requests_per_second, max_concurrency=1,
+            connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout,
+            max_retries=0, retry_backoff=settings.retry_backoff,
+            budget=RequestBudget(None, name, left),
+            verify=tls_context(str(ca_bundle) if ca_bundle and ca_bundle.is_file() else None),
+            max_response_mb=settings.max_response_mb)
+        try:
+            with client:
+                try:
+                    findings = probe(client)
+                except Nq57Error as exc:
+                    findings = [("stopped", "Dừng kiểm tra", False, str(exc))]
+        finally:
+            left -= client.budget.used()
+        checks += [Check(f"{name}.{key}", f"{name} – {title}", ok, detail)
+                   for key, title, ok, detail in findings]
+    return DoctorReport(tuple(checks))

@@ -205,6 +205,8 @@ def _published_vs_dossiers(store: Store, config: Config, snap: Snapshot, rows: l
     a question of definition: it is said in a note, not blamed. A total is
     blamed only when its parts agree.
     """
+    from nq57sync.reconcile.figures import AS_OF_NAMES_VI, matching_convention  # a cycle
+
     out: list[RuleViolation] = []
     notes: list[str] = []
     rc = config.reconcile
@@ -220,12 +222,28 @@ def _published_vs_dossiers(store: Store, config: Config, snap: Snapshot, rows: l
                 f"{vi.date(period.end)} chưa đối chiếu được với hồ sơ: kho chưa có đủ hồ sơ "
                 "của kỳ đó.")
             continue
-        reference = snap.started_at
-        if rc.figures_as_of == "period_end":
-            close = dt.datetime.combine(period.end, dt.time(23, 59, 59), VN_TZ)
-            reference = min(reference, close)
-        mine = store.standard_form(snap.id, period, [r.agency.code for r in group], reference,
-                                   paused_pending=rc.paused == "pending")
+        close = min(snap.started_at, dt.datetime.combine(period.end, dt.time(23, 59, 59), VN_TZ))
+        references = {"period_end": close, "snapshot": snap.started_at}
+        agencies = [r.agency.code for r in group]
+        as_of = rc.figures_as_of
+        if as_of == "auto":
+            counted_by = {c: store.standard_form(snap.id, period, agencies, when,
+                                                 paused_pending=rc.paused == "pending")
+                          for c, when in references.items()}
+            found = matching_convention({r.agency.code: r.metrics() for r in group},
+                                        counted_by, OUTCOMES)
+            as_of = found or "period_end"
+            if found and counted_by["period_end"] != counted_by["snapshot"]:
+                said = (f"{vi.source_name(snap.source, short=True)} công bố số liệu "
+                        f"{AS_OF_NAMES_VI[found]}; chỉ các chênh lệch theo cách tính này được "
+                        "coi là vi phạm.")
+                if said not in notes:
+                    notes.append(said)
+            mine = counted_by[as_of]
+        else:
+            mine = store.standard_form(snap.id, period, agencies, references[as_of],
+                                       paused_pending=rc.paused == "pending")
+        reference = references[as_of]
         unknown_carry: list[str] = []
         for row in group:
             counted = mine[row.agency.code]

@@ -125,15 +125,18 @@ def instant(value: Any, what: str) -> dt.datetime | None:
     return plausible(local, what)
 
 
-#: Instants a dossier can carry: the one-stop systems began in 2015; due dates lie ahead.
-EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+#: Instants a dossier can carry: the one-stop systems began in 2015; due dates lie at
+#: most a year ahead (a mistyped 9999 from the wire replaced a source's dates).
+EARLIEST_YEAR = 2015
+AHEAD = dt.timedelta(days=366)
 
 
 def plausible(value: dt.datetime, what: str) -> dt.datetime:
-    """An instant within years a real dossier can have (a mistyped 9999 is a data error)."""
-    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
-        raise DataError(f"{what}: năm {value.year} không hợp lệ (ngoài {EARLIEST_YEAR}–"
-                        f"{LATEST_YEAR}).")
+    """An instant a real dossier can have: from 01/01/2015 to a year after today."""
+    latest = dt.datetime.now(VN_TZ).date() + AHEAD
+    if not dt.date(EARLIEST_YEAR, 1, 1) <= value.date() <= latest:
+        raise DataError(f"{what}: ngày {value:%d/%m/%Y} nằm ngoài khoảng hợp lệ (01/01/"
+                        f"{EARLIEST_YEAR}–{latest:%d/%m/%Y}); dữ liệu của nguồn sai, không lưu.")
     return value
 
 

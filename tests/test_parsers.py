@@ -155,4 +155,5 @@ def test_stored_records_keep_only_what_no_column_holds():
         assert dossier.raw == {"id": record["id"], "agency": {"id": record["agency"]["id"]},
                                "applyMethod": {"name": record["applyMethod"]["name"]},
                                "dossierStatus": {"name": record["dossierStatus"]["name"]},
-                               "appliedDate": record["appliedDate"]}
+                               "appliedDate": record["appliedDate"],
+                               "procedure": {"id": record["procedure"]["id"]}}

@@ -62,7 +62,10 @@ def test_canonical_mapping_keeps_the_source_codes_and_what_no_column_holds(tmp_p
         # `raw` keeps what no column holds: the record's and the agency's ids, the names
         # of status and method; a national package record has nothing else.
         assert mine.raw["dossierStatus"] == {"name": "Đã trả kết quả"}
-        assert set(mine.raw) == {"id", "agency", "applyMethod", "dossierStatus", "appliedDate"}
+        assert set(mine.raw) == {"id", "agency", "applyMethod", "dossierStatus", "appliedDate",
+                                 "procedure"}
+        # The local procedure code (national part + the deployment's suffix) is kept aside.
+        assert mine.raw["procedure"]["code"] == mine.procedure.code + ".000.00.00.H26"
         assert set(mine.raw["agency"]) == {"id"} and theirs.raw == {}
         assert mine.received_at == theirs.received_at == item.dossier.received_at
         assert mine.finished_at == item.dossier.finished_at

@@ -98,3 +98,33 @@ def impact(figures: Mapping[str, Mapping[str, Mapping[str, int]]]) -> list[Impac
 
 def round4(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
+
+
+#: The conventions by which a source's published outcome figures may be counted
+#: (`[reconcile] figures_as_of`): at the period's close, or as of the pull.
+AS_OF_CONVENTIONS = ("period_end", "snapshot")
+#: How a note names the convention found, once per source.
+AS_OF_NAMES_VI = {"period_end": "tính đến cuối kỳ, không phải thời điểm lấy",
+                  "snapshot": "tính đến thời điểm lấy, không phải cuối kỳ"}
+
+
+def matching_convention(published: Mapping[str, Mapping[str, int]],
+                        counted: Mapping[str, Mapping[str, Mapping[str, int]]],
+                        metrics: Iterable[str]) -> str | None:
+    """The convention whose recomputed figures equal the published ones for most agencies,
+    when the other's do not; None when neither or both do (nothing to choose).
+
+    `counted` is convention → agency → metric. An agency counts for a convention when
+    every metric of `metrics` agrees; a planted or real error in a few agencies' figures
+    leaves the majority, so it is still found under the convention chosen.
+    """
+    names = tuple(metrics)
+    agencies = [a for a in published if all(a in counted[c] for c in counted)]
+    if not agencies:
+        return None
+    majority = len(agencies) // 2 + 1
+    agreeing = {c: sum(1 for a in agencies
+                       if all(published[a][m] == counted[c][a][m] for m in names))
+                for c in counted}
+    winners = [c for c, n in agreeing.items() if n >= majority]
+    return winners[0] if len(winners) == 1 else None

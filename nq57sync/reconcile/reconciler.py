@@ -29,10 +29,12 @@ from nq57sync.reconcile.result import (
     discrepancy_id,
 )
 from nq57sync.rules import check_rules
+from nq57sync.unmapped import describe as describe_unmapped
 from nq57sync_storage import Store
 from nq57sync_storage.lifecycle import Pair, Plan, RunRecord
 from nq57sync_storage.matching import Delta, Difference, MatchRequest
 from nq57sync_storage.store import iso, now_local
+from nq57sync_storage.unmapped import unmapped_statuses
 
 _KIND_ORDER = {k: i for i, k in enumerate(KINDS)}
 
@@ -89,6 +91,9 @@ class Reconciler:
         notes += self._lookaround_note(covers["right"], period)
         violations, rule_notes = check_rules(self.store, self.config, covers, self.pm)
         notes += rule_notes
+        unmapped = tuple(unmapped_statuses(self.store, left.id, period))
+        if unmapped:
+            notes.append(describe_unmapped(unmapped, left.source))
         left_count, right_count = (sum(row["received_total"] for row in figures[side].values())
                                    for side in ("left", "right"))
         unmatched = sum(1 for d in differences if d.kind == "missing_in_right")
@@ -97,7 +102,8 @@ class Reconciler:
             found.discrepancies, (), tuple(comparisons), tuple(violations),
             tuple(impact(figures)), tuple(notes), figures, covers["left"], covers["right"],
             {side: published_for(rows, period) or {} for side, rows in published.items()},
-            self.store.agency_names((left.id, right.id), left.source))
+            self.store.agency_names((left.id, right.id), left.source),
+            unmapped_statuses=unmapped)
         return self._record(result) if record else result
 
     def _request(self, left: Snapshot, right: Snapshot, period: Period, scope: str

@@ -13,6 +13,7 @@ from nq57sync.coverage import Coverage
 from nq57sync.model import Snapshot
 from nq57sync.period import Period
 from nq57sync.rules import RuleViolation
+from nq57sync_storage.unmapped import UnmappedStatus
 
 KINDS = ("missing_in_right", "missing_in_left", "status_mismatch", "timeliness_mismatch",
          "channel_mismatch", "procedure_mismatch", "agency_mismatch", "date_mismatch",
@@ -119,6 +120,8 @@ class ReconcileResult:
         factory=lambda: {"left": {}, "right": {}})
     #: Agency code → name, as the snapshots used know them (for reports and pages).
     agency_names: Mapping[str, str] = attrs.field(factory=dict)
+    #: The left side's status ids no `status_map` names, among the period's dossiers.
+    unmapped_statuses: tuple[UnmappedStatus, ...] = ()
 
     def by_kind(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)
@@ -134,13 +137,23 @@ class ReconcileResult:
                     [{"id": s.id, "kind": s.kind, "period": s.period.as_json(),
                       "label": s.period.label}]}
 
-        return {
+        return self._with_unmapped({
             "period": self.period.as_json(),
             "left": side(self.left, self.left_cover), "right": side(self.right, self.right_cover),
             "summary": self.summary_json(),
             "discrepancies": [d.as_json() for d in (*self.discrepancies, *self.resolved)],
             **self.figures_json(),
-        }
+        })
+
+    def _with_unmapped(self, out: dict[str, Any] | None = None) -> dict[str, Any]:
+        """`coverage` (whatever else it holds) with `unmapped_status_ids` ({id: count}),
+        each id's name and the `status_map` line that would map them."""
+        from nq57sync.unmapped import as_json
+
+        out = dict(out or {})
+        out["coverage"] = {**out.get("coverage", {}),
+                           **as_json(self.unmapped_statuses, self.left.source)}
+        return out
 
     def summary_json(self) -> dict[str, Any]:
         return {"left_dossiers": self.left_dossiers, "right_dossiers": self.right_dossiers,

@@ -23,7 +23,7 @@ import attrs
 from nq57sync.period import Period
 from nq57sync.simulators.dataset import Injection, Province
 from nq57sync.simulators.dvcqg import DvcqgSimulator
-from nq57sync.simulators.motcua import MotcuaSimulator
+from nq57sync.simulators.motcua import DEPLOYMENTS, Deployment, MotcuaSimulator
 from nq57sync.simulators.scenario import KINDS, Scenario
 from nq57sync.simulators.server import FAULT_KINDS, Faults
 
@@ -55,6 +55,7 @@ class Simulation:
         per_kind: int = 2,
         dvcqg_faults: Faults | None = None,
         motcua_faults: Faults | None = None,
+        deployment: Deployment | str = "igate",
     ) -> Iterator[Simulation]:
         province = Province.generate(seed, as_of=as_of, agencies=agencies, per_day=per_day)
         if period is None:
@@ -62,7 +63,7 @@ class Simulation:
             period = Period.parse(f"{previous:%Y-%m}")
         injections = Scenario(period, seed=seed, per_kind=per_kind).apply(province) if scenario else []
         with DvcqgSimulator(province, dvcqg_faults) as dvcqg, \
-                MotcuaSimulator(province, motcua_faults) as motcua:
+                MotcuaSimulator(province, motcua_faults, deployment=deployment) as motcua:
             yield cls(province, period, dvcqg, motcua, injections)  # type: ignore[arg-type]
 
     def environment(self) -> dict[str, str]:
@@ -125,5 +126,5 @@ def toml_text(config: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["FAULT_KINDS", "KINDS", "DvcqgSimulator", "Faults", "Injection", "MotcuaSimulator",
-           "Province", "Scenario", "Simulation"]
+__all__ = ["DEPLOYMENTS", "FAULT_KINDS", "KINDS", "Deployment", "DvcqgSimulator", "Faults",
+           "Injection", "MotcuaSimulator", "Province", "Scenario", "Simulation"]

@@ -138,15 +138,18 @@ class Province:
     # -- published figures ------------------------------------------------
 
     def published(self, system: str, period: Period,
-                  agency_codes: Iterable[str] | None = None) -> dict[str, dict[str, int]]:
-        """The standard-form figures a system publishes, per agency code."""
+                  agency_codes: Iterable[str] | None = None, *, as_of: str = "period_end"
+                  ) -> dict[str, dict[str, int]]:
+        """The standard-form figures a system publishes, per agency code: outcomes as at the
+        period's close (`as_of="period_end"`) or as of now (`"snapshot"`)."""
         dossiers = (
             [d.dossier for d in self.onestop.values()] if system == "motcua"
             else list(self.portal.values())
         )
         wanted = set(agency_codes) if agency_codes is not None else {a.code for a in self.agencies}
         figures = {code: dict.fromkeys(METRICS, 0) for code in wanted}
-        reference = min(self.as_of, dt.datetime.combine(period.end, dt.time(23, 59, 59), VN_TZ))
+        reference = self.as_of if as_of == "snapshot" else min(
+            self.as_of, dt.datetime.combine(period.end, dt.time(23, 59, 59), VN_TZ))
         for d in dossiers:
             if d.agency.code in figures and d.received_at is not None:
                 _count(figures[d.agency.code], d, period, reference)

@@ -11,7 +11,10 @@ import hashlib
 import html
 import secrets
 import threading
+from collections.abc import Mapping
 from pathlib import Path
+
+import attrs
 
 from nq57sync import vi
 from nq57sync.codes import Channel, Status
@@ -59,15 +62,87 @@ def iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(VN_TZ).isoformat(timespec="milliseconds")
 
 
-def igate_record(item: OneStopDossier) -> dict[str, object]:
+@attrs.frozen(kw_only=True)
+class Deployment:
+    """How one province's iGate answers (sources.md: observed facts vary by deployment).
+
+    The search reads only the observed parameter names and ignores any other (as
+    the real server does, so a client sending `agency-id` gets every agency).
+    """
+
+    name: str = "igate"
+    #: The statistics path under the API (provinces add a suffix) and the fixed extra
+    #: parameters it refuses to answer without (400, as a Spring controller does).
+    statistics_path: str = "/pa/dossier-statistic/--statistic-agency"
+    statistics_required: Mapping[str, str] = attrs.field(factory=dict)
+    #: How range dates are read: "local_z" takes the date written before `T` as the
+    #: local day (the zone letter ignored), "utc" reads true instants.
+    date_encoding: str = "local_z"
+    #: `procedure.translate` as "object" ({name}), "list" ([{languageId, name}]) or
+    #: "name" (a plain `procedure.name`); agency names follow: a list when "list".
+    translate: str = "object"
+    #: Appended to national procedure codes (`1.001612` → `1.001612.000.00.00.H26`).
+    procedure_suffix: str = ""
+    #: National status → an iGate id of this deployment's own (and its name), used for
+    #: every other dossier in that status.
+    extra_statuses: Mapping[Status, tuple[int, str]] = attrs.field(factory=dict)
+    #: Whether `spec=page` is honoured with totals; False answers slices only.
+    page_totals: bool = True
+    #: When the published figures' outcomes are counted: at the period's close
+    #: ("period_end") or as of the request ("snapshot").
+    figures_as_of: str = "period_end"
+
+
+#: Observed deployments (sources.md); the first is the simulator's default.
+DEPLOYMENTS: dict[str, Deployment] = {
+    "igate": Deployment(procedure_suffix=".000.00.00.H26"),
+    "kgg": Deployment(
+        name="kgg", statistics_path="/pa/dossier-statistic/--statistic-agency-kgg",
+        statistics_required={
+            "agencyLevel0": "5f39f4a95224cf235e134c5c", "agencyLevel1": "5f39f4155224cf235e134c59",
+            "agencyLevel2": "5febfe2295002b5c79f0fc9f", "procedureLevel2": "5f5b2c2b4e1bd312a6f3ae23",
+            "procedureLevel3": "5f5b2c4b4e1bd312a6f3ae24", "procedureLevel4": "5f5b2c564e1bd312a6f3ae25",
+            "suppended-cancelled": "true", "hide-agency-no-dossier": "false",
+            "isOnlineAttachResults": "false", "isKGGReportCancel": "true"},
+        translate="list", procedure_suffix=".000.00.00.H33", page_totals=False,
+        extra_statuses={Status.IN_PROCESS: (16, "Đang thẩm định"),
+                        Status.FINISHED: (17, "Đã có kết quả, chờ trả"),
+                        Status.SUPPLEMENT_REQUESTED: (10, "Chờ công dân bổ sung"),
+                        Status.STOPPED: (11, "Tạm dừng xử lý"),
+                        Status.WITHDRAWAL_REQUESTED: (18, "Đã hủy")}),
+    "utc": Deployment(name="utc", date_encoding="utc", translate="name"),
+}
+
+
+def _names(text: str, style: str) -> object:
+    if style == "list":
+        return [{"languageId": 228, "name": text}, {"languageId": 46, "name": ""}]
+    if style == "object":
+        return {"name": text}
+    return text
+
+
+def igate_record(item: OneStopDossier, deployment: Deployment | None = None) -> dict[str, object]:
+    profile = deployment or Deployment()
     d = item.dossier
     status_id, status_name = IGATE_STATUS[d.status]
+    extra = profile.extra_statuses.get(d.status)
+    if extra is not None and hashlib.blake2b(item.local_code.encode(), digest_size=2).digest()[0] % 2:
+        status_id, status_name = extra
     method_id, method_name = IGATE_METHOD[d.channel]
+    procedure: dict[str, object] = {"id": hashlib.blake2b(d.procedure.code.encode(),
+                                                          digest_size=12).hexdigest(),
+                                    "code": d.procedure.code + profile.procedure_suffix}
+    if profile.translate == "name":
+        procedure["name"] = d.procedure.name
+    else:
+        procedure["translate"] = _names(d.procedure.name, profile.translate)
     return {
         "id": hashlib.blake2b(item.local_code.encode(), digest_size=6).hexdigest(),
         "code": item.local_code, "nationCode": item.nation_code,
-        "procedure": {"code": d.procedure.code, "name": d.procedure.name},
-        "agency": {"id": item.agency_id, "code": d.agency.code, "name": d.agency.name},
+        "procedure": procedure,
+        "agency": {"id": item.agency_id, "code": d.agency.code,
+                   "name": _names(d.agency.name, "list" if profile.translate == "list" else "name")},
         "applyMethod": {"id": method_id, "name": method_name},
         "dossierStatus": {"id": status_id, "name": status_name},
         "appliedDate": iso(item.applied_at), "acceptedDate": iso(d.received_at),
@@ -77,16 +152,31 @@ def igate_record(item: OneStopDossier) -> dict[str, object]:
     }
 
 
-def spring_page(items: list, page: int, size: int) -> dict[str, object]:
+def spring_page(items: list, page: int, size: int, *, totals: bool = True) -> dict[str, object]:
     total = len(items)
     content = items[page * size: (page + 1) * size]
     pages = (total + size - 1) // size if size else 0
+    if not totals:  # a Spring Slice: no totals, only whether more follow
+        return {"content": content, "number": page, "size": size,
+                "numberOfElements": len(content), "first": page == 0, "last": page >= pages - 1}
     return {"content": content, "totalElements": total, "totalPages": pages, "number": page,
             "size": size, "last": page >= pages - 1}
 
 
 def _instant(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(VN_TZ)
+
+
+def read_range(start: str | None, end: str | None, encoding: str
+               ) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """A range as a deployment reads it (`Deployment.date_encoding`); None: unbounded."""
+    def local_day(text: str, last: bool) -> dt.datetime:
+        day = dt.date.fromisoformat(text.strip()[:10])
+        return dt.datetime.combine(day, dt.time(23, 59, 59, 999000) if last else dt.time(0), VN_TZ)
+
+    if encoding == "local_z":
+        return (local_day(start, False) if start else None, local_day(end, True) if end else None)
+    return (_instant(start) if start else None, _instant(end) if end else None)
 
 
 class MotcuaSimulator(SimServer):
@@ -96,9 +186,16 @@ class MotcuaSimulator(SimServer):
     def __init__(self, province: Province, faults: Faults | None = None, *,
                  realm: str = "digo", client_id: str = "web-onegate",
                  username: str = "canbo.motcua", password: str = "sim-password",
-                 client_secret: str = "sim-client-secret", token_lifetime: int = 300) -> None:
+                 client_secret: str = "sim-client-secret", token_lifetime: int = 300,
+                 deployment: Deployment | str = "igate") -> None:
         super().__init__(faults)
         self.province = province
+        self.deployment = (DEPLOYMENTS[deployment] if isinstance(deployment, str)
+                           else deployment)
+        #: A hostile answer to serve on searches (tests of item 5): "year_9999" (one date
+        #: per page in year 9999), "repeat_page" (every page is the first), "duplicates"
+        #: (every item of a page is its first), or None.
+        self.hostile: str | None = None
         self.realm, self.client_id = realm, client_id
         self.username, self.password, self.client_secret = username, password, client_secret
         self.token_lifetime = token_lifetime
@@ -148,15 +245,23 @@ class MotcuaSimulator(SimServer):
             return Response.json({"error": "invalid_token"}, 401)
         route = path[len(API_PREFIX):]
         if route == "/ba/agency/name+code":
-            items = [{"id": a.source_id, "code": a.code, "name": a.name}
+            style = "list" if self.deployment.translate == "list" else "name"
+            items = [{"id": a.source_id, "code": a.code, "name": _names(a.name, style)}
                      for a in self.province.agencies]
             return Response.json(spring_page(items, int(request.query.get("page", 0)),
                                              int(request.query.get("size", 2000))))
-        if route == "/pa/dossier-statistic/--statistic-agency":
+        if route == self.deployment.statistics_path:
+            missing = [k for k, v in self.deployment.statistics_required.items()
+                       if request.query.get(k) != v]
+            if missing:
+                return Response.json({"timestamp": "", "status": 400, "error": "Bad Request",
+                                      "message": f"Required request parameter '{missing[0]}' "
+                                                 "is not present", "path": path}, 400)
             return Response.json(self._statistics(request.query))
         if route == "/pa/dossier/search":
             return Response.json(self._search(request.query))
-        return Response.json({"error": "not found"}, 404)
+        return Response.json({"timestamp": "", "status": 404, "error": "Not Found",
+                              "path": path}, 404)
 
     # -- auth ---------------------------------------------------------------
 
@@ -207,33 +312,58 @@ class MotcuaSimulator(SimServer):
             return [a.code for a in self.province.agencies]
         return [a.code for a in self.province.agencies if a.source_id == agency_id]
 
-    def _statistics(self, query: dict[str, str]) -> list[dict[str, object]]:
-        start = _instant(query["from-date"]).date()
-        end = _instant(query["to-date"]).date()
-        figures = self.province.published("motcua", Period(start, end),
-                                          self._agencies_under(query["agency-id"]))
+    def _statistics(self, query: Mapping[str, str]) -> list[dict[str, object]]:
+        start, end = read_range(query.get("from-date"), query.get("to-date"),
+                                self.deployment.date_encoding)
+        if start is None or end is None:
+            return []
+        figures = self.province.published(
+            "motcua", Period(start.date(), end.date()),
+            self._agencies_under(query.get("agency-id", self.province.root_id)),
+            as_of=self.deployment.figures_as_of)
+        style = "list" if self.deployment.translate == "list" else "name"
         out = []
         for code, row in sorted(figures.items()):
             agency = self.province.agency(code)
-            out.append({"agency": {"id": agency.source_id, "code": code, "name": agency.name},
+            out.append({"agency": {"id": agency.source_id, "code": code,
+                                   "name": _names(agency.name, style)},
                         **{wire: row[m] for m, wire in STAT_FIELDS.items()}})
         return out
 
-    def _search(self, query: dict[str, str]) -> dict[str, object]:
-        start, end = _instant(query["from-accepted-date"]), _instant(query["to-accepted-date"])
-        codes = set(self._agencies_under(query["agency-id"]))
-        found = self.cached(("search", start, end, query["agency-id"]), self.province.revision,
-                            lambda: [igate_record(i) for i in sorted(
+    def _search(self, query: Mapping[str, str]) -> dict[str, object]:
+        """Only the observed parameter names are read; any other is ignored."""
+        start, end = read_range(query.get("accepted-from"), query.get("accepted-to"),
+                                self.deployment.date_encoding)
+        under = query.get("ancestor-agency-id") or self.province.root_id
+        codes = set(self._agencies_under(under))
+        found = self.cached(("search", start, end, under), self.province.revision,
+                            lambda: [igate_record(i, self.deployment) for i in sorted(
                                 (item for item in self.province.onestop.values()
                                  if item.dossier.agency.code in codes and item.dossier.received_at
-                                 and start <= item.dossier.received_at <= end),
+                                 and (start is None or start <= item.dossier.received_at)
+                                 and (end is None or item.dossier.received_at <= end)),
                                 key=lambda item: item.local_code)])
-        return spring_page(found, int(query.get("page", 0)), int(query.get("size", 20)))
+        totals = query.get("spec", "page") != "slice" and self.deployment.page_totals
+        number, size = int(query.get("page", 0)), int(query.get("size", 20))
+        if self.hostile == "repeat_page":      # every page answers the first one again
+            number = 0
+        page = spring_page(found, number, size, totals=totals)
+        if self.hostile == "year_9999" and page["content"]:
+            content = [dict(item) for item in page["content"]]  # type: ignore[attr-defined]
+            content[-1]["appointmentDate"] = "9999-12-31T17:00:00.000+0700"
+            page["content"] = content
+        if self.hostile == "duplicates" and page["content"]:
+            first = page["content"][0]  # type: ignore[index]
+            page["content"] = [first] * len(page["content"])  # type: ignore[arg-type]
+        if self.hostile == "repeat_page" and not totals:
+            page["last"] = False               # and never says it is the last
+        return page
 
     def _public_page(self, query: dict[str, str]) -> Response:
         start = dt.datetime.strptime(query["tu-ngay"], "%d/%m/%Y").date()
         end = dt.datetime.strptime(query["den-ngay"], "%d/%m/%Y").date()
-        figures = self.province.published("motcua", Period(start, end))
+        figures = self.province.published("motcua", Period(start, end),
+                                          as_of=self.deployment.figures_as_of)
         head = "".join(f"<th>{html.escape(c)}</th>" for c in PUBLIC_COLUMNS)
         rows, totals = [], dict.fromkeys(METRICS, 0)
         for n, (code, row) in enumerate(sorted(figures.items()), 1):

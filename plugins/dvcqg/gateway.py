@@ -70,7 +70,14 @@ class Gateway:
         for year in sorted({y for y, _ in months}):
             answer = self.call(client, "monthly", p_nam=str(year), p_tinh_id=self.province_id,
                                p_huyen_id="", p_thang="0", p_linhvuc=0)
-            rows += [r for r in parse_monthly(answer, self.monthly_fields)
+            parsed = parse_monthly(answer, self.monthly_fields)
+            stray = next((r for r in parsed if r.period.start.year != year), None)
+            if stray is not None:  # an answer for another year: never silently dropped
+                raise DataError(
+                    f"Cổng DVCQG trả số liệu tháng {stray.period.start.month}/"
+                    f"{stray.period.start.year} của {stray.agency.code} khi được hỏi năm {year}; "
+                    "không lưu câu trả lời này.", source=client.source)
+            rows += [r for r in parsed
                      if (r.period.start.year, r.period.start.month) in months
                      and (not agencies or r.agency.code in agencies)]
         return rows

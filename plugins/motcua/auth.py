@@ -41,6 +41,7 @@ class KeycloakLogin:
         self._access: str | None = None
         self._refresh: str | None = None
         self._expires = 0.0
+        self.lifetime: int | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -93,6 +94,7 @@ class KeycloakLogin:
         lifetime = wire.count(record.get("expires_in", 300), "expires_in")
         refresh = record.get("refresh_token")
         self._access = access
+        self.lifetime = lifetime  # seconds, as the server said (300 observed)
         self._refresh = refresh if isinstance(refresh, str) and refresh else None
         # Renew a little early so a token does not expire between check and use.
         self._expires = time.monotonic() + max(1, lifetime - 10)

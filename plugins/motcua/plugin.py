@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
 import nq57sync
+from nq57sync.codes import Channel, Status
 from nq57sync.config import SourceConfig, env_name
 from nq57sync.errors import ConfigError
 from nq57sync.exports import EXPORT_COLUMNS as PORTAL_COLUMNS
@@ -19,13 +21,25 @@ from nq57sync.http import SourceClient
 from nq57sync.model import AggregateRow
 from nq57sync.period import Period
 from nq57sync.sources import Source
-from nq57sync_motcua.api import PATHS, Api
+from nq57sync_motcua.api import (
+    CHANNEL_MAP,
+    DATE_ENCODINGS,
+    PAGE_SPECS,
+    PATHS,
+    PROCEDURE_CODE_PATTERN,
+    SEARCH_PARAMS,
+    STATUS_MAP,
+    Api,
+    Codes,
+)
 from nq57sync_motcua.auth import KeycloakLogin
 
 NAME = "motcua"
 OWN_KEYS = {"api_url", "sso_url", "realm", "client_id", "grant", "username_env", "password_env",
             "client_secret_env", "root_agency_id", "agency_tag_id", "public_url", "paths",
-            "page_size", "statistics_from", "export_columns"}
+            "page_size", "statistics_from", "export_columns", "search_params",
+            "statistics_params", "page_spec", "date_encoding", "status_map", "channel_map",
+            "procedure_code_pattern"}
 #: The one-stop system's dossier list export (modeled on iGate's "Danh sách hồ sơ"):
 #: the portal's columns, the local code under "Mã hồ sơ", the code pushed to DVCQG
 #: (when it differs) under "Mã hồ sơ quốc gia", the channel as "Hình thức nộp".
@@ -81,6 +95,13 @@ class OneStopSource(Source):
             public_url=public_url,
             paths={**PATHS, **paths},
             page_size=page_size,
+            search_params={**SEARCH_PARAMS, **_parameters(config, "search_params")},
+            statistics_params=_parameters(config, "statistics_params"),
+            page_spec=_one_of(config, "page_spec", PAGE_SPECS),
+            date_encoding=_one_of(config, "date_encoding", DATE_ENCODINGS),
+            codes=Codes(_code_map(config, "status_map", Status, STATUS_MAP),
+                        _code_map(config, "channel_map", Channel, CHANNEL_MAP),
+                        _pattern(config)),
         )
         columns = config.option("export_columns", dict, {})
         for key, value in columns.items():
@@ -121,8 +142,62 @@ class OneStopSource(Source):
                               f"{', '.join(missing)} (khóa “agencies”).")
         return self.api.dossiers(client, auth, period, [known[c] or "" for c in agencies])
 
+    def first_contact(self, client: SourceClient) -> list[tuple[str, str, bool, str]]:
+        """`nq57sync doctor --online`: each endpoint called once, read only (probe.py)."""
+        from nq57sync_motcua.probe import Probe
+
+        return Probe(self, client).run()
+
     def import_file(self, path: Path) -> ImportedFile:
         return ImportedFile(ExportedList(path, self.export_columns))
+
+
+def _parameters(config: SourceConfig, key: str) -> dict[str, str]:
+    """A table of fixed extra query parameters: names to strings (numbers and booleans
+    written as the wire does)."""
+    table = config.option(key, dict, {})
+    out = {}
+    for name, value in table.items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        if not isinstance(value, (str, int)) or not str(name):
+            raise config.config_error(f"{key}.{name}", "phải là một chuỗi hoặc số")
+        out[str(name)] = str(value)
+    return out
+
+
+def _one_of(config: SourceConfig, key: str, allowed: tuple[str, ...]) -> str:
+    value = config.option(key, str, allowed[0])
+    if value not in allowed:
+        raise config.config_error(key, "phải là " + " hoặc ".join(f"\"{a}\"" for a in allowed))
+    return value
+
+
+def _code_map(config: SourceConfig, key: str, national: type[Status] | type[Channel],
+              defaults: Mapping[int, Any]) -> dict[int, Any]:
+    """iGate id → national code: the defaults of sources.md, with the table's lines over them."""
+    out = dict(defaults)
+    for raw, value in config.option(key, dict, {}).items():
+        try:
+            ident = int(str(raw).strip())
+            code = national(value) if isinstance(value, int) and not isinstance(value, bool) else None
+        except ValueError:
+            code = None
+        if code is None or not code:
+            raise config.config_error(
+                f"{key}.{raw}", f"phải ánh xạ một mã số iGate sang một mã quốc gia "
+                f"({', '.join(str(int(c)) for c in national if c)})")
+        out[ident] = code
+    return out
+
+
+def _pattern(config: SourceConfig) -> re.Pattern[str]:
+    text = config.option("procedure_code_pattern", str, PROCEDURE_CODE_PATTERN)
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise config.config_error("procedure_code_pattern",
+                                  f"không phải biểu thức chính quy hợp lệ ({exc})") from None
 
 
 @nq57sync.hookimpl
