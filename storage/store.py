@@ -43,6 +43,7 @@ from nq57sync.model import (
     Snapshot,
 )
 from nq57sync.period import Period
+from nq57sync.rows import DATE_FIELDS, ROW_FIELDS, Row, iso, row_of
 from nq57sync_storage import lifecycle
 from nq57sync_storage.lifecycle import Found, Pair, Plan, RunRecord
 from nq57sync_storage.matching import Matched, MatchRequest, match
@@ -55,11 +56,7 @@ from nq57sync_storage.schema import (
     PYTHON_STEPS,
 )
 
-_DOSSIER_COLUMNS = (
-    "code", "alt_code", "agency_code", "agency_name", "procedure_code", "procedure_name",
-    "field_code", "channel", "status", "channel_raw", "status_raw", "received_at", "due_at",
-    "finished_at", "returned_at", "rejected_at", "updated_at", "synced_at", "raw", "content_hash",
-)
+_DOSSIER_COLUMNS = ROW_FIELDS
 _COLUMN_LIST = ", ".join(_DOSSIER_COLUMNS)
 _PLACEHOLDERS = ", ".join("?" * len(_DOSSIER_COLUMNS))
 #: A staged dossier as a row of `dossier_versions`: names become their ids in `names`.
@@ -68,8 +65,7 @@ _VERSION_COLUMNS = ", ".join(_INTERNED.get(c, c) for c in _DOSSIER_COLUMNS)
 _VERSION_VALUES = ", ".join(f"(SELECT id FROM names WHERE name = st.{c})" if c in _INTERNED
                             else f"st.{c}" for c in _DOSSIER_COLUMNS)
 
-_DATE_COLUMNS = ("received_at", "due_at", "finished_at", "returned_at", "rejected_at",
-                 "updated_at", "synced_at")
+_DATE_COLUMNS = DATE_FIELDS
 
 
 def named(sql: str) -> str:
@@ -102,10 +98,6 @@ def now_local() -> dt.datetime:
     return dt.datetime.now(VN_TZ).replace(microsecond=0)
 
 
-def iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="seconds")
-
-
 def _sqlite_message(exc: sqlite3.Error) -> str:
     text = str(exc).lower()
     if "full" in text:
@@ -117,28 +109,6 @@ def _sqlite_message(exc: sqlite3.Error) -> str:
     if "readonly" in text or "unable to open" in text:
         return "không có quyền ghi hoặc không mở được tệp"
     return f"lỗi SQLite ({exc.__class__.__name__})"
-
-
-def dossier_row(dossier: Dossier, fingerprint: bytes) -> tuple[Any, ...]:
-    return (
-        dossier.code, dossier.alt_code, dossier.agency.code, dossier.agency.name,
-        dossier.procedure.code, dossier.procedure.name, dossier.procedure.field_code,
-        int(dossier.channel), int(dossier.status), dossier.channel_raw, dossier.status_raw,
-        *(iso(getattr(dossier, c)) for c in _DATE_COLUMNS),
-        _raw_json(dossier.raw),
-        fingerprint,
-    )
-
-
-def _raw_json(raw: Any) -> str:
-    """The source's record as JSON; escaped to ASCII only when it holds a lone surrogate
-    (SQLite stores UTF-8 text), so it reads back exactly as it came."""
-    text = json.dumps(raw, ensure_ascii=False, sort_keys=True, default=str)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(raw, ensure_ascii=True, sort_keys=True, default=str)
-    return text
 
 
 def dossier_from_row(row: sqlite3.Row | dict[str, Any]) -> Dossier:
@@ -739,8 +709,7 @@ _IN_SCOPE = ("k.received_at >= :start AND k.received_at < :end_next"
 class _ComparedPage:
     """A page waiting to be staged while its comparison with the current versions runs."""
 
-    dossiers: dict[str, Dossier]
-    digests: dict[str, str]
+    rows: dict[str, Row]
     repeats: list[str]  # codes an earlier page of the pull listed too
     codes: str  # JSON list, in listing order
     comparison: Future[tuple[list[str], int]]
@@ -802,7 +771,12 @@ class SnapshotWriter:
             self.fail(str(exc) if isinstance(exc, Exception) else "Bị dừng.")
 
     def add_dossiers(self, dossiers: Iterable[Dossier]) -> int:
-        """Stage a page; a dossier seen twice in one pull keeps its last copy.
+        """Stage a page of dossiers (see `add_rows`)."""
+        return self.add_rows([row_of(d) for d in dossiers])
+
+    def add_rows(self, rows: Iterable[Row]) -> int:
+        """Stage a page of stored rows (`nq57sync.rows`); a dossier seen twice in one pull
+        keeps its last copy.
 
         Only dossiers whose content differs from their current version are
         staged in full; unchanged ones leave just their code, which is what
@@ -811,21 +785,21 @@ class SnapshotWriter:
         scan whether any of them vanished.
 
         The comparison with the current versions runs on a second connection
-        while the caller fetches and this thread fingerprints the next page
-        (SQLite works without the GIL); its result is staged by the next call,
-        or by `commit`.
+        while the caller fetches or parses the next page (SQLite works without
+        the GIL); its result is staged by the next call, or by `commit`.
         """
-        page = {d.code: d for d in dossiers}
-        digests = {code: d.fingerprint() for code, d in page.items()}
-        self._fingerprint_sum += sum(int.from_bytes(digest) for digest in digests.values())
+        page = {row[0]: row for row in rows}
+        digests = [row[-1] for row in page.values()]
+        self._fingerprint_sum += sum(map(int.from_bytes, digests))
         keys = [hash(code) for code in page]
-        repeats = [code for code, key in zip(page, keys, strict=True) if key in self._seen_keys]
-        self._seen_keys.update(keys)
+        seen = self._seen_keys
+        repeats = [code for code, key in zip(page, keys, strict=True) if key in seen]
+        seen.update(keys)
         self._repeats = self._repeats or bool(repeats)
         codes = json.dumps(list(page), ensure_ascii=False)
-        comparison = self._lookup.submit(self._compare, codes, b"".join(digests.values()))
+        comparison = self._lookup.submit(self._compare, codes, b"".join(digests))
         self._stage_compared()
-        self._compared = _ComparedPage(page, digests, repeats, codes, comparison)
+        self._compared = _ComparedPage(page, repeats, codes, comparison)
         self._listed += len(page)
         return len(page)
 
@@ -868,7 +842,7 @@ class SnapshotWriter:
                 conn.executemany(
                     f"INSERT OR REPLACE INTO {self.staging} ({_COLUMN_LIST})"
                     f" VALUES ({_PLACEHOLDERS})",
-                    [dossier_row(page.dossiers[c], page.digests[c]) for c in changed])
+                    [page.rows[c] for c in changed])
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
