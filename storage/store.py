@@ -788,9 +788,12 @@ class SnapshotWriter:
         while the caller fetches or parses the next page (SQLite works without
         the GIL); its result is staged by the next call, or by `commit`.
         """
+        rows = list(rows)
+        # Every row listed counts, a repeated one each time: the sum is then the same
+        # whatever the pages are (a page keeps one copy of a code, a pull all of them).
+        self._fingerprint_sum += sum(int.from_bytes(row[-1]) for row in rows)
         page = {row[0]: row for row in rows}
         digests = [row[-1] for row in page.values()]
-        self._fingerprint_sum += sum(map(int.from_bytes, digests))
         keys = [hash(code) for code in page]
         seen = self._seen_keys
         repeats = [code for code, key in zip(page, keys, strict=True) if key in seen]
