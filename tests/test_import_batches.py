@@ -46,7 +46,8 @@ def write_export(path, rows):
                 if finished is not None else None
             writer.writerow([
                 f"H{agency}-{code:05d}", f"1.00{1000 + code % 7}", f"Thủ tục số {code % 7}",
-                f"000.00.3{agency}.H26", f"UBND xã số {agency}", CHANNELS[channel],
+                f"000.00.3{agency}.H26", f"UBND xã số {agency}{'' if day % 3 else ' mới'}",
+                CHANNELS[channel],
                 STATUSES[status], f"{date:{fmt}} 08:{code % 60:02d}",
                 f"{dt.date.fromordinal(received + due):{fmt}} 17:00",
                 f"{done:{fmt}} 10:00" if done else "", f"{done:{fmt}} 11:00" if done else ""])
@@ -66,7 +67,9 @@ def state(path):
         counts = conn.execute("SELECT * FROM dossier_counts ORDER BY 1, 2, 3, 4, 5, 6").fetchall()
         current = conn.execute("SELECT source, code, status FROM dossier_current"
                                " ORDER BY 1, 2").fetchall()
-    return snapshots, versions, counts, current
+        agencies = conn.execute("SELECT * FROM agencies ORDER BY 1, 2").fetchall()
+        names = conn.execute("SELECT name FROM names ORDER BY 1").fetchall()
+    return snapshots, versions, counts, current, agencies, names
 
 
 def import_twice(folder, files, batch_size):
