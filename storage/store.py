@@ -918,7 +918,9 @@ class SnapshotWriter:
             leaving = self.staging + "_leaving"
             conn.execute(
                 f"CREATE TABLE {leaving} AS SELECT k.* FROM {self.staging} AS st"
-                " JOIN dossier_current AS k ON k.source = :s AND k.code = st.code"
+                # CROSS: the staged rows outside, looked up by key (staging has no index,
+                # and the planner, free, scanned a million current rows for each).
+                " CROSS JOIN dossier_current AS k ON k.source = :s AND k.code = st.code"
                 " JOIN dossier_versions AS v ON v.id = k.version_id"
                 " WHERE v.content_hash <> st.content_hash", params)
             # … and each dossier of this scope the source no longer lists (the counts
