@@ -7,10 +7,13 @@ does is one call away in Python.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import marshal
 import os
+import tempfile
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +24,12 @@ from nq57sync import vi
 from nq57sync.config import Config, SourceConfig
 from nq57sync.coverage import Coverage
 from nq57sync.errors import Cancelled, ConfigError, DataError, UsageError
-from nq57sync.model import METRICS, VN_TZ, Dossier, Snapshot
+from nq57sync.exports import ExportedList
+from nq57sync.model import METRICS, VN_TZ, Snapshot
 from nq57sync.period import Period
 from nq57sync.plugins import make_plugin_manager, source_classes
 from nq57sync.reconcile import Reconciler, ReconcileResult
+from nq57sync.rows import AGENCY_CODE, CODE, FIRST_DATE, RECEIVED_AT, Row, row_of
 from nq57sync.sources import Source
 
 if TYPE_CHECKING:
@@ -243,13 +248,15 @@ class Workspace:
         return period.widened(self.config.reconcile.lookaround_days)
 
     def import_file(self, source_name: str, path: str | os.PathLike[str],
-                    period: Period | None = None) -> Imported:
+                    period: Period | None = None, *, batch_size: int | None = None
+                    ) -> Imported:
         """Take a snapshot from an exported file of the source.
 
         `period` is the one the export was made for (the portals' export screens
         filter by period); without it, the period the file's dates determine
         (`Period.holding`). Dossiers outside the stated period are left out and
-        counted; the snapshot never claims days it does not hold.
+        counted; the snapshot never claims days it does not hold. `batch_size` (rows
+        read and written at a time, `IMPORT_PAGE` by default) never changes the snapshot.
         """
         source = self.source(source_name)
         file = Path(path)
@@ -257,45 +264,47 @@ class Workspace:
             raise UsageError(f"Không tìm thấy tệp {file}.")
         self.open_store(create=True)
         imported = source.import_file(file)
-        # A first pass reads the whole file before the store is touched (a bad row loses
-        # nothing) and learns its dates; the second stores it page by page. A file
-        # plugin may stream (bounded memory) or hand a list.
+        # One pass reads the whole file before the store is touched (a bad row loses
+        # nothing), learns its dates and spools its rows to a temporary file; the
+        # snapshot is then written from the spool, page by page. A file plugin may hand
+        # an `ExportedList` (read straight into rows), or dossiers.
         dossiers = imported.dossiers
-        if iter(dossiers) is dossiers:  # a one-shot iterator: keep it to read twice
-            dossiers = list(dossiers)
-        survey = _survey(dossiers, file)
-        if not survey.count and imported.period is None and period is None:
-            raise DataError(f"Tệp {file.name} không có hồ sơ nào.", source=source.name)
-        if period is not None:
-            reason = "theo kỳ đã chỉ định (--period)"
-        elif imported.period is not None:
-            period, reason = imported.period, "theo kỳ ghi trong tệp"
-        else:
-            if survey.first is None or survey.last is None:
-                raise DataError(f"Tệp {file.name} không có ngày tiếp nhận nào để xác định kỳ; "
-                                "hãy chỉ định kỳ bằng --period.", source=source.name)
-            period, reason = Period.holding(survey.first, survey.last)
-        inside = period
-
-        def within(d: Dossier) -> bool:
-            return d.received_at is not None and inside.contains(d.received_at.date())
-
-        agencies = imported.agencies if imported.agencies is not None else sorted(
-            {code for code, day in survey.agency_days if inside.contains(day)})
-        outside: list[str] = []
-        with self.store.begin_snapshot(source=source.name, plugin=source.plugin, period=period,
-                                       kind="import", agencies=agencies) as writer:
-            writer.add_aggregates(imported.aggregates)
-            page: list[Dossier] = []
-            for d in dossiers:
-                if not within(d):
-                    outside.append(d.code)
-                    continue
-                page.append(d)
-                if len(page) == IMPORT_PAGE:
-                    writer.add_dossiers(page)
+        rows: Iterable[Row] = (dossiers.rows() if isinstance(dossiers, ExportedList)
+                               else map(row_of, dossiers))
+        with _Spool(file) as spool:
+            for batch in _batched(rows, batch_size or IMPORT_PAGE):
+                spool.add(batch)
+            survey = spool.survey()
+            if not survey.count and imported.period is None and period is None:
+                raise DataError(f"Tệp {file.name} không có hồ sơ nào.", source=source.name)
+            if period is not None:
+                reason = "theo kỳ đã chỉ định (--period)"
+            elif imported.period is not None:
+                period, reason = imported.period, "theo kỳ ghi trong tệp"
+            else:
+                if survey.first is None or survey.last is None:
+                    raise DataError(f"Tệp {file.name} không có ngày tiếp nhận nào để xác định "
+                                    "kỳ; hãy chỉ định kỳ bằng --period.", source=source.name)
+                period, reason = Period.holding(survey.first, survey.last)
+            # Received days as the stored text's first ten characters: ISO dates in one
+            # zone compare as text.
+            first, last = period.start.isoformat(), period.end.isoformat()
+            agencies = imported.agencies if imported.agencies is not None else sorted(
+                {code for code, day in survey.agency_days if first <= day <= last})
+            outside: list[str] = []
+            with self.store.begin_snapshot(source=source.name, plugin=source.plugin,
+                                           period=period, kind="import",
+                                           agencies=agencies) as writer:
+                writer.add_aggregates(imported.aggregates)
+                for batch in spool.batches():
                     page = []
-            writer.add_dossiers(page)
+                    for row in batch:
+                        received = row[RECEIVED_AT]
+                        if received is not None and first <= received[:10] <= last:
+                            page.append(row)
+                        else:
+                            outside.append(row[CODE])
+                    writer.add_rows(page)
         assert writer.result is not None
         duplicates = survey.duplicates
         return Imported(writer.result, reason, tuple(outside), duplicates)
@@ -327,53 +336,120 @@ class Imported:
                 "duplicates": list(self.duplicates)}
 
 
-#: Dossiers stored per page when importing a file.
+#: Dossiers stored per page when importing a file: pages of 5.000 kept an import of a
+#: million rows under 150 MB and within 2% of the time of pages of 50.000.
 IMPORT_PAGE = 5000
 #: Received dates a real dossier can have: the one-stop systems began in 2015.
 EARLIEST = dt.date(2015, 1, 1)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class _Survey:
     count: int
     first: dt.date | None
     last: dt.date | None
-    agency_days: frozenset[tuple[str, dt.date]]
+    agency_days: frozenset[tuple[str, str]]  # (agency code, ISO received day)
     duplicates: tuple[str, ...]
 
 
-def _survey(dossiers: Iterable[Dossier], file: Path) -> _Survey:
-    """One pass over a file's dossiers: dates, agencies, repeated codes, implausible dates.
+class _Spool:
+    """A file's rows, read once: surveyed as they pass, and kept in a temporary file
+    (batches written by `marshal`, a few hundred nanoseconds a row) so the snapshot is
+    written without reading the file again or holding it in memory.
 
-    A mistyped year is a data error naming the dossier, never a stretched period.
+    The survey checks every date a dossier from a plugin carries (a mistyped year is a
+    data error naming the dossier, never a stretched period), and learns the received
+    days, the agencies and the codes listed more than once. Repeats are found by the
+    codes' hashes and confirmed by their codes, so a million codes take a few tens of
+    megabytes, not the hundred their text would.
     """
-    latest = dt.datetime.now(VN_TZ).date() + dt.timedelta(days=1)
-    count, first, last = 0, None, None
-    agency_days: set[tuple[str, dt.date]] = set()
-    seen: set[str] = set()
-    repeated: dict[str, None] = {}
-    for d in dossiers:
-        count += 1
-        if d.code in seen:
-            repeated[d.code] = None
-        seen.add(d.code)
-        for name, value in (("ngày tiếp nhận", d.received_at), ("ngày hẹn trả", d.due_at),
-                            ("ngày kết thúc xử lý", d.finished_at),
-                            ("ngày trả kết quả", d.returned_at)):
-            if value is None:
-                continue
-            day = value.date()
-            limit = latest if name != "ngày hẹn trả" else dt.date(latest.year + 5, 12, 31)
-            if not EARLIEST <= day <= limit:
-                raise DataError(f"Tệp {file.name}, hồ sơ {d.code[:40]}: {name} {vi.date(day)} "
-                                f"nằm ngoài khoảng hợp lý ({vi.date(EARLIEST)}–{vi.date(limit)}); "
-                                "hãy sửa tệp rồi nhập lại.")
-        if d.received_at is not None:
-            day = d.received_at.date()
-            first = day if first is None or day < first else first
-            last = day if last is None or day > last else last
-            agency_days.add((d.agency.code, day))
-    return _Survey(count, first, last, frozenset(agency_days), tuple(repeated))
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self._handle = tempfile.TemporaryFile(prefix="nq57sync-import-")  # noqa: SIM115 (closed by __exit__)
+        self.count = 0
+        self._first: str | None = None
+        self._last: str | None = None
+        self._agency_days: set[tuple[str, str]] = set()
+        self._hashes: set[int] = set()
+        self._repeated: dict[str, None] = {}
+        self._candidates: dict[int, None] = {}
+        latest = dt.datetime.now(VN_TZ).date() + dt.timedelta(days=1)
+        self._limits = (EARLIEST.isoformat(), latest.isoformat(),
+                        dt.date(latest.year + 5, 12, 31).isoformat())
+
+    def __enter__(self) -> _Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
+
+    def add(self, batch: Sequence[Row]) -> None:
+        earliest, latest, due_limit = self._limits
+        hashes, days = self._hashes, self._agency_days
+        for row in batch:
+            code = row[CODE]
+            key = hash(code)
+            if key in hashes:
+                self._candidates[key] = None
+            hashes.add(key)
+            for offset, name in _CHECKED_DATES:
+                value = row[FIRST_DATE + offset]
+                if value is None:
+                    continue
+                day = value[:10]
+                limit = latest if offset != 1 else due_limit
+                if not earliest <= day <= limit:
+                    raise DataError(
+                        f"Tệp {self.file.name}, hồ sơ {code[:40]}: {name} "
+                        f"{vi.date(dt.date.fromisoformat(day))} nằm ngoài khoảng hợp lý "
+                        f"({vi.date(EARLIEST)}–{vi.date(dt.date.fromisoformat(limit))}); "
+                        "hãy sửa tệp rồi nhập lại.")
+            received = row[RECEIVED_AT]
+            if received is not None:
+                day = received[:10]
+                if self._first is None or day < self._first:
+                    self._first = day
+                if self._last is None or day > self._last:
+                    self._last = day
+                days.add((row[AGENCY_CODE], day))
+        self.count += len(batch)
+        # Length-prefixed `marshal.dumps`: `marshal.load` on a file reads in small
+        # pieces and took four times as long.
+        data = marshal.dumps(batch)
+        self._handle.write(len(data).to_bytes(8, "little"))
+        self._handle.write(data)
+
+    def batches(self) -> Iterator[tuple[Row, ...]]:
+        """The spooled rows again, a batch at a time."""
+        handle = self._handle
+        handle.seek(0)
+        while size := handle.read(8):
+            yield marshal.loads(handle.read(int.from_bytes(size, "little")))
+
+    def survey(self) -> _Survey:
+        if self._candidates:  # confirm the hashes that repeated by the codes themselves
+            counted: Counter[str] = Counter(
+                row[CODE] for batch in self.batches() for row in batch
+                if hash(row[CODE]) in self._candidates)
+            self._repeated = dict.fromkeys(code for code, n in counted.items() if n > 1)
+        return _Survey(
+            count=self.count,
+            first=dt.date.fromisoformat(self._first) if self._first else None,
+            last=dt.date.fromisoformat(self._last) if self._last else None,
+            agency_days=frozenset(self._agency_days), duplicates=tuple(self._repeated))
+
+
+def _batched(items: Iterable[Row], size: int) -> Iterator[tuple[Row, ...]]:
+    """`itertools.batched` (Python 3.12) for 3.11."""
+    it = iter(items)
+    while batch := tuple(itertools.islice(it, size)):
+        yield batch
+
+
+#: The dates the survey checks, by their offset from the first date field.
+_CHECKED_DATES = ((0, "ngày tiếp nhận"), (1, "ngày hẹn trả"), (2, "ngày kết thúc xử lý"),
+                  (3, "ngày trả kết quả"))
 
 
 def _reference(result: ReconcileResult, agency: str | None) -> Reference:

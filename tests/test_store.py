@@ -277,8 +277,9 @@ def old_store(path: Path, version: int, dossiers: list, fingerprint: str = "") -
     """A store as an earlier release left it: migrations up to `version`, one complete
     snapshot of `dossiers` written in that release's shape (names in full, fingerprints
     in hexadecimal, or `fingerprint` instead)."""
+    from nq57sync.rows import row_of as dossier_row
     from nq57sync_storage.schema import MIGRATIONS
-    from nq57sync_storage.store import _COLUMN_LIST, _PLACEHOLDERS, dossier_row
+    from nq57sync_storage.store import _COLUMN_LIST, _PLACEHOLDERS
 
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT"
